@@ -1,0 +1,34 @@
+"""Shared test configuration.
+
+Each pytest-xdist worker uses one torch thread so that two workers share the two CI cores
+without oversubscription.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+torch.set_num_threads(1)
+
+settings.register_profile(
+    "cnnkit", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+settings.load_profile("cnnkit")
+
+#: The real vehicle photos shipped beside the repository (never copied into it).
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emergency_vehicles"
+
+
+@pytest.fixture(scope="session")
+def vehicles_dir() -> Path:
+    """Path of ``../shared/data/emergency_vehicles`` (CSV + images layout)."""
+    if not (SHARED_DATA / "labels.csv").is_file():
+        raise FileNotFoundError(
+            f"the shared vehicle images are missing at {SHARED_DATA}; the repository expects "
+            "../shared beside it, as in CI"
+        )
+    return SHARED_DATA
