@@ -1,0 +1,594 @@
+"""ModelBuilder: describe a small CNN in a few fluent calls, build it, save the description.
+
+A builder holds *defaults* (batch norm, dropout, activation, pooling, ...) that apply to every
+block, and a list of *layers* (``.conv(...)`` and ``.dense(...)`` calls) whose keyword overrides
+win over the defaults. ``build()`` turns it into a plain :class:`ConvNet` (an ``nn.Sequential``
+with ``features`` and ``head``) whose flatten size is computed, never hand-written.
+``replace(**defaults)`` returns a modified copy, which is how diagnosis remedies such as
+``{"builder": {"dropout": 0.25}}`` are applied.
+
+Example:
+    >>> from cnnkit import ModelBuilder
+    >>> builder = ModelBuilder(3, 2, 224, batch_norm=False, dropout=0.0).conv(4).conv(8)
+    >>> sum(p.numel() for p in builder.build().parameters())
+    50586
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from cnnkit.layers import (
+    ConvBlock,
+    DenseBlock,
+    LayerSpec,
+    _canonical_dropout_kind,
+    _check_image_input,
+    _check_positive_int,
+)
+
+__all__ = ["CASE_STUDY_VARIANTS", "ConvNet", "ModelBuilder", "case_study"]
+
+SPEC_VERSION = 1
+HEADS = ("flatten", "avg")
+
+#: Builder-level defaults and their values when not given.
+DEFAULTS: dict[str, Any] = {
+    "batch_norm": False,  # BatchNorm after every conv / dense layer
+    "dropout": 0.0,  # drop probability of every block (0 = no dropout layer)
+    "dropout_kind": "channel",  # conv blocks: "channel" (Dropout2d), "element" or "block"
+    "block_size": 7,  # DropBlock square size when dropout_kind="block"
+    "activation": "relu",  # every block's activation
+    "pool": "max",  # pooling after every conv block: "max", "avg" or None
+    "pool_size": 2,  # pooling kernel and stride
+    "kernel_size": 3,  # conv kernel side
+    "order": "conv-bn-act",  # or "conv-act-bn"
+    "head": "flatten",  # "flatten" (Flatten -> Linear) or "avg" (global average pooling)
+    "width": 1.0,  # multiplier of every conv's out_channels (a capacity knob for remedies)
+}
+CONV_OVERRIDES = frozenset(
+    {
+        "kernel_size", "stride", "padding", "dilation", "groups", "bias", "batch_norm",
+        "activation", "pool", "pool_size", "dropout", "dropout_kind", "block_size", "order",
+    }
+)  # fmt: skip
+DENSE_OVERRIDES = frozenset({"bias", "batch_norm", "activation", "dropout", "order"})
+
+
+class ConvNet(nn.Sequential):
+    """The model :meth:`ModelBuilder.build` returns: ``features`` then ``head``.
+
+    A plain ``nn.Sequential`` with two named children, so ``state_dict``, ``torch.compile``,
+    ``DistributedDataParallel`` and :func:`cnnkit.fuse_batchnorm` handle it like any module.
+
+    Attributes:
+        features: ``nn.Sequential`` of :class:`~cnnkit.layers.ConvBlock` (``block1``, ...).
+        head: ``nn.Sequential``: ``flatten`` (or ``pool`` + ``flatten``), optional
+            :class:`~cnnkit.layers.DenseBlock` (``dense1``, ...), then ``classifier`` (``nn.Linear``).
+        input_shape: ``(C, H, W)`` the model was built for.
+        num_classes: width of the output.
+        spec: the builder's :meth:`ModelBuilder.to_dict` when it was serializable, else ``None``.
+
+    Input shape:
+        ``(N, C, H, W)`` with ``(C, H, W) == input_shape``.
+
+    Output shape:
+        ``(N, num_classes)`` logits.
+    """
+
+    features: nn.Sequential
+    head: nn.Sequential
+
+    def __init__(
+        self,
+        features: nn.Sequential,
+        head: nn.Sequential,
+        *,
+        input_shape: tuple[int, int, int],
+        num_classes: int,
+        spec: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(OrderedDict(features=features, head=head))
+        self.input_shape = input_shape
+        self.num_classes = num_classes
+        self.spec = spec
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_image_input(x, self.input_shape[0], type(self).__name__)
+        for part in self:
+            x = part(x)
+        return x
+
+
+class ModelBuilder:
+    """Fluent description of a CNN classifier, with builder-level regularization defaults.
+
+    Args:
+        in_channels: image channels (3 for RGB).
+        num_classes: number of classes (width of the output logits).
+        input_size: image side ``S`` or ``(H, W)``; used to compute the flatten size.
+        batch_norm: default for every block: batch norm after the conv/linear layer.
+        dropout: default drop probability of every block, in ``[0, 1)``.
+        dropout_kind: conv blocks' dropout: ``"channel"`` (``Dropout2d``, default), ``"element"``
+            or ``"block"`` (DropBlock). Dense blocks always use element-wise dropout.
+        block_size: DropBlock square size.
+        activation: default activation name or factory (see :func:`cnnkit.layers.get_activation`).
+        pool: pooling after every conv block: ``"max"``, ``"avg"``, a factory, or ``None``.
+        pool_size: pooling kernel and stride.
+        kernel_size: default conv kernel side (odd, for ``"same"`` padding).
+        order: ``"conv-bn-act"`` or ``"conv-act-bn"``.
+        head: ``"flatten"`` (flatten the last feature map) or ``"avg"`` (global average pooling
+            first: far fewer parameters, independent of the input size).
+        width: multiplier applied to every conv's ``out_channels`` (rounded, at least 1).
+
+    ``conv`` and ``dense`` add a layer and return the builder itself, so calls chain. Use
+    :meth:`copy` or :meth:`replace` for a variant that leaves the original untouched.
+
+    Example:
+        >>> builder = (ModelBuilder(3, 2, 64, batch_norm=True, dropout=0.2)
+        ...            .conv(16).conv(32, dropout=0.3).dense(64))
+        >>> model = builder.build()
+        >>> model(torch.randn(4, 3, 64, 64)).shape
+        torch.Size([4, 2])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        input_size: int | Sequence[int],
+        *,
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        dropout_kind: str = "channel",
+        block_size: int = 7,
+        activation: LayerSpec = "relu",
+        pool: LayerSpec = "max",
+        pool_size: int = 2,
+        kernel_size: int = 3,
+        order: str = "conv-bn-act",
+        head: str = "flatten",
+        width: float = 1.0,
+    ) -> None:
+        _check_positive_int(in_channels, "in_channels")
+        _check_positive_int(num_classes, "num_classes")
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        self.input_size = _size_pair(input_size)
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; use one of {list(HEADS)}")
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
+            raise ValueError(f"width must be a positive number, got {width!r}")
+        self.defaults: dict[str, Any] = {
+            "batch_norm": batch_norm,
+            "dropout": dropout,
+            "dropout_kind": _canonical_dropout_kind(dropout_kind),
+            "block_size": block_size,
+            "activation": activation,
+            "pool": pool,
+            "pool_size": pool_size,
+            "kernel_size": kernel_size,
+            "order": order,
+            "head": head,
+            "width": float(width),
+        }
+        self.layers: list[dict[str, Any]] = []
+        # Validate the defaults now (a bad activation name should fail here, not at build()).
+        with torch.device("meta"):
+            ConvBlock(in_channels, 1, **self._conv_kwargs({}))
+            DenseBlock(1, 1, **self._dense_kwargs({}))
+
+    # ------------------------------------------------------------------ fluent API
+    def conv(self, out_channels: int, **overrides: Any) -> ModelBuilder:
+        """Append a :class:`~cnnkit.layers.ConvBlock` with ``out_channels`` (times ``width``).
+
+        Args:
+            out_channels: channels of this block before the ``width`` multiplier.
+            **overrides: any :class:`~cnnkit.layers.ConvBlock` keyword (``kernel_size``,
+                ``stride``, ``padding``, ``dilation``, ``groups``, ``bias``, ``batch_norm``,
+                ``activation``, ``pool``, ``pool_size``, ``dropout``, ``dropout_kind``,
+                ``block_size``, ``order``) for this block only.
+
+        Returns:
+            The builder itself.
+
+        Raises:
+            TypeError: an unknown keyword. ValueError: a bad value (checked immediately).
+        """
+        if any(layer["type"] == "dense" for layer in self.layers):
+            raise ValueError("conv() after dense(): add every conv block before the dense blocks")
+        _check_positive_int(out_channels, "out_channels")
+        self._check_overrides(overrides, CONV_OVERRIDES, "conv")
+        layer = {"type": "conv", "out_channels": out_channels, **overrides}
+        convs = self._conv_layers()
+        in_channels = self._channels(convs[-1]["out_channels"]) if convs else self.in_channels
+        with torch.device("meta"):  # validates the arguments without allocating memory
+            ConvBlock(in_channels, self._channels(out_channels), **self._conv_kwargs(overrides))
+        self.layers.append(layer)
+        return self
+
+    def dense(self, units: int, **overrides: Any) -> ModelBuilder:
+        """Append a hidden :class:`~cnnkit.layers.DenseBlock` of ``units`` to the head.
+
+        Args:
+            units: output features of the block.
+            **overrides: ``bias``, ``batch_norm``, ``activation``, ``dropout`` or ``order`` for
+                this block only.
+
+        Returns:
+            The builder itself.
+        """
+        _check_positive_int(units, "units")
+        self._check_overrides(overrides, DENSE_OVERRIDES, "dense")
+        with torch.device("meta"):
+            DenseBlock(1, units, **self._dense_kwargs(overrides))
+        self.layers.append({"type": "dense", "units": units, **overrides})
+        return self
+
+    def copy(self) -> ModelBuilder:
+        """Return an independent copy of this builder."""
+        return copy.deepcopy(self)
+
+    def replace(self, **changes: Any) -> ModelBuilder:
+        """Return a copy with some defaults (or ``in_channels``/``num_classes``/``input_size``) changed.
+
+        Per-layer overrides given to :meth:`conv`/:meth:`dense` keep precedence over the new
+        defaults.
+
+        Example:
+            >>> base = ModelBuilder(3, 2, 224).conv(4).conv(8)
+            >>> regularized = base.replace(batch_norm=True, dropout=0.25)
+        """
+        unknown = set(changes) - set(DEFAULTS) - {"in_channels", "num_classes", "input_size"}
+        if unknown:
+            raise TypeError(
+                f"replace() got unknown settings {sorted(unknown)}; valid ones are "
+                f"{sorted(DEFAULTS)} and in_channels, num_classes, input_size"
+            )
+        args: dict[str, Any] = {
+            "in_channels": self.in_channels,
+            "num_classes": self.num_classes,
+            "input_size": self.input_size,
+            **self.defaults,
+            **changes,
+        }
+        new = ModelBuilder(**args)
+        for layer in self.layers:
+            params = {k: v for k, v in layer.items() if k not in ("type", "out_channels", "units")}
+            if layer["type"] == "conv":
+                new.conv(layer["out_channels"], **params)
+            else:
+                new.dense(layer["units"], **params)
+        return new
+
+    # ------------------------------------------------------------------ building
+    def build(self) -> ConvNet:
+        """Build the model.
+
+        Returns:
+            A freshly initialized :class:`ConvNet` taking ``(N, in_channels, H, W)`` and returning
+            ``(N, num_classes)`` logits.
+
+        Raises:
+            ValueError: no conv layer was added, or ``input_size`` is too small for the pooling
+                and stride stages (the message names the block and the smallest size that works).
+        """
+        if not any(layer["type"] == "conv" for layer in self.layers):
+            raise ValueError("add at least one conv block with .conv(out_channels) before build()")
+        shape: tuple[int, ...] = (self.in_channels, *self.input_size)
+        features = nn.Sequential()
+        for i, layer in enumerate(self._conv_layers(), start=1):
+            block = ConvBlock(
+                shape[0], self._channels(layer["out_channels"]), **self._conv_kwargs(layer)
+            )
+            out = block.output_shape(shape)
+            if min(out[1:]) < 1:
+                raise ValueError(self._too_small_message(i, shape, out))
+            features.add_module(f"block{i}", block)
+            shape = out
+        head = nn.Sequential()
+        if self.defaults["head"] == "avg":
+            head.add_module("pool", nn.AdaptiveAvgPool2d(1))
+            features_out = shape[0]
+        else:
+            features_out = shape[0] * shape[1] * shape[2]
+        head.add_module("flatten", nn.Flatten())
+        for i, layer in enumerate(self._dense_layers(), start=1):
+            head.add_module(
+                f"dense{i}", DenseBlock(features_out, layer["units"], **self._dense_kwargs(layer))
+            )
+            features_out = layer["units"]
+        head.add_module("classifier", nn.Linear(features_out, self.num_classes))
+        try:
+            spec: dict[str, Any] | None = self.to_dict()
+        except ValueError:  # a callable activation or pool: the model is fine, the spec is not
+            spec = None
+        return ConvNet(
+            features,
+            head,
+            input_shape=(self.in_channels, *self.input_size),
+            num_classes=self.num_classes,
+            spec=spec,
+        )
+
+    def output_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """Per-block output shapes ``(name, (C, H, W) or (F,))`` by arithmetic, input first."""
+        rows: list[tuple[str, tuple[int, ...]]] = [("input", (self.in_channels, *self.input_size))]
+        model = self._meta_model()
+        shape: tuple[int, ...] = rows[0][1]
+        for name, block in model.features.named_children():
+            assert isinstance(block, ConvBlock)
+            shape = block.output_shape(shape)
+            rows.append((f"features.{name}", shape))
+        for name, module in model.head.named_children():
+            if isinstance(module, nn.AdaptiveAvgPool2d):
+                shape = (shape[0], 1, 1)
+            elif isinstance(module, nn.Flatten):
+                shape = (shape[0] * shape[1] * shape[2],)
+            elif isinstance(module, (DenseBlock, nn.Linear)):
+                shape = (module.out_features,)
+            rows.append((f"head.{name}", shape))
+        return rows
+
+    def num_parameters(self) -> int:
+        """Total number of parameters of the built model (computed without allocating it)."""
+        return sum(p.numel() for p in self._meta_model().parameters())
+
+    def summary(self) -> str:
+        """A per-layer table (output shape and parameters) with the totals, like Keras prints.
+
+        Returns:
+            The table as a string; ``print(builder.summary())`` shows it.
+        """
+        model = self._meta_model()
+        modules = dict(model.named_modules())
+        rows = [("Layer", "Type", "Output shape", "Params")]
+        for name, shape in self.output_shapes():
+            if name == "input":
+                rows.append(("input", "-", _fmt_shape(shape), "0"))
+                continue
+            module = modules[name]
+            params = sum(p.numel() for p in module.parameters())
+            rows.append((name, _describe(module), _fmt_shape(shape), f"{params:,}"))
+        total = sum(p.numel() for p in model.parameters())
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        line = "-" * (sum(widths) + 6)
+        out = [line]
+        for j, row in enumerate(rows):
+            out.append(
+                "  ".join(
+                    c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
+            if j == 0:
+                out.append(line)
+        out += [line, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+                f"Non-trainable params: {total - trainable:,}", line]  # fmt: skip
+        return "\n".join(out)
+
+    # ------------------------------------------------------------------ serialization
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable description; :meth:`from_dict` rebuilds the same builder.
+
+        Raises:
+            ValueError: an activation or pool was given as a callable (only names serialize).
+        """
+        for where, params in [
+            ("defaults", self.defaults),
+            *((f"layer {i}", p) for i, p in enumerate(self.layers)),
+        ]:
+            for key in ("activation", "pool"):
+                value = params.get(key)
+                if value is not None and not isinstance(value, str):
+                    raise ValueError(
+                        f"cannot serialize {key}={value!r} in {where}: only names such as 'relu' "
+                        "or 'max' (or None) can be saved; pass the layer by name"
+                    )
+        return {
+            "version": SPEC_VERSION,
+            "in_channels": self.in_channels,
+            "num_classes": self.num_classes,
+            "input_size": list(self.input_size),
+            "defaults": dict(self.defaults),
+            "layers": [dict(layer) for layer in self.layers],
+        }
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> ModelBuilder:
+        """Rebuild a builder from :meth:`to_dict` output (e.g. loaded from JSON).
+
+        Raises:
+            ValueError: a missing field, an unknown version or layer type.
+        """
+        if not isinstance(spec, Mapping):
+            raise TypeError(f"from_dict expects a mapping, got {type(spec).__name__}")
+        missing = {"in_channels", "num_classes", "input_size", "layers"} - set(spec)
+        if missing:
+            raise ValueError(f"builder spec is missing {sorted(missing)}; got keys {sorted(spec)}")
+        version = spec.get("version", SPEC_VERSION)
+        if version != SPEC_VERSION:
+            raise ValueError(
+                f"unsupported builder spec version {version!r}; this cnnkit reads {SPEC_VERSION}"
+            )
+        builder = cls(
+            spec["in_channels"],
+            spec["num_classes"],
+            spec["input_size"],
+            **dict(spec.get("defaults", {})),
+        )
+        for i, layer in enumerate(spec["layers"]):
+            params = dict(layer)
+            kind = params.pop("type", None)
+            if kind == "conv":
+                builder.conv(params.pop("out_channels"), **params)
+            elif kind == "dense":
+                builder.dense(params.pop("units"), **params)
+            else:
+                raise ValueError(f"layer {i} has unknown type {kind!r}; expected 'conv' or 'dense'")
+        return builder
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ModelBuilder):
+            return NotImplemented
+        return (
+            (self.in_channels, self.num_classes, self.input_size, self.defaults, self.layers)
+            == (other.in_channels, other.num_classes, other.input_size, other.defaults, other.layers)
+        )  # fmt: skip
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.defaults.items() if DEFAULTS[k] != v}
+        args = ", ".join(
+            [f"{self.in_channels}, {self.num_classes}, {self.input_size}"]
+            + [f"{k}={v!r}" for k, v in changed.items()]
+        )
+        calls = "".join(
+            f".conv({layer['out_channels']}{_kw(layer, 'out_channels')})"
+            if layer["type"] == "conv"
+            else f".dense({layer['units']}{_kw(layer, 'units')})"
+            for layer in self.layers
+        )
+        return f"ModelBuilder({args}){calls}"
+
+    # ------------------------------------------------------------------ internals
+    def _conv_layers(self) -> list[dict[str, Any]]:
+        return [layer for layer in self.layers if layer["type"] == "conv"]
+
+    def _dense_layers(self) -> list[dict[str, Any]]:
+        return [layer for layer in self.layers if layer["type"] == "dense"]
+
+    def _channels(self, out_channels: int) -> int:
+        width: float = self.defaults["width"]
+        return max(1, round(out_channels * width))
+
+    def _conv_kwargs(self, layer: Mapping[str, Any]) -> dict[str, Any]:
+        keys = ("kernel_size", "batch_norm", "activation", "pool", "pool_size", "dropout",
+                "dropout_kind", "block_size", "order")  # fmt: skip
+        kwargs = {k: self.defaults[k] for k in keys}
+        kwargs.update({k: v for k, v in layer.items() if k in CONV_OVERRIDES})
+        return kwargs
+
+    def _dense_kwargs(self, layer: Mapping[str, Any]) -> dict[str, Any]:
+        kwargs = {k: self.defaults[k] for k in ("batch_norm", "activation", "dropout", "order")}
+        kwargs.update({k: v for k, v in layer.items() if k in DENSE_OVERRIDES})
+        return kwargs
+
+    @staticmethod
+    def _check_overrides(overrides: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+        unknown = set(overrides) - allowed
+        if unknown:
+            raise TypeError(
+                f"{what}() got unknown keyword(s) {sorted(unknown)}; valid: {sorted(allowed)}"
+            )
+
+    def _meta_model(self) -> ConvNet:
+        with torch.device("meta"):
+            return self.build()
+
+    def _too_small_message(self, index: int, shape: tuple[int, ...], out: tuple[int, ...]) -> str:
+        need = self._min_input_side()
+        h, w = self.input_size
+        return (
+            f"input_size {h}x{w} is too small: conv block {index} reduces the feature map from "
+            f"{shape[1]}x{shape[2]} to {out[1]}x{out[2]}. This architecture needs inputs of at "
+            f"least {need}x{need}: use a larger input_size, fewer conv blocks or pool=None on some"
+        )
+
+    def _min_input_side(self) -> int:
+        """Smallest square input side for which every block keeps at least one pixel."""
+        blocks = [
+            ConvBlock(1, 1, **{**self._conv_kwargs(layer), "groups": 1})
+            for layer in self._conv_layers()
+        ]
+        for side in range(1, 1 << 16):
+            shape: tuple[int, ...] = (1, side, side)
+            for block in blocks:
+                shape = block.output_shape(shape)
+                if min(shape[1:]) < 1:
+                    break
+            else:
+                return side
+        raise ValueError("no input size up to 65536 fits this architecture")
+
+
+def case_study(
+    variant: str = "baseline",
+    *,
+    input_size: int | Sequence[int] = 224,
+    in_channels: int = 3,
+    num_classes: int = 2,
+    dropout: float = 0.5,
+) -> ModelBuilder:
+    """The case study's CNN (Conv 3->4, ReLU, MaxPool 2, Conv 4->8, ReLU, MaxPool 2, Linear).
+
+    Args:
+        variant: ``"baseline"`` (no regularization: 50,586 parameters at 224x224),
+            ``"dropout"`` (element-wise dropout ``dropout`` after each conv block, as in the
+            study), ``"batchnorm"`` (batch norm after each conv), or ``"both"``.
+        input_size: image side or ``(H, W)``.
+        in_channels: image channels.
+        num_classes: classes.
+        dropout: drop probability of the dropout variants.
+
+    Returns:
+        A :class:`ModelBuilder`; call ``.build()`` for the model.
+
+    Example:
+        >>> case_study("both").build().head.classifier
+        Linear(in_features=25088, out_features=2, bias=True)
+    """
+    if variant not in CASE_STUDY_VARIANTS:
+        raise ValueError(
+            f"unknown case-study variant {variant!r}; use one of {list(CASE_STUDY_VARIANTS)}"
+        )
+    builder = ModelBuilder(
+        in_channels,
+        num_classes,
+        input_size,
+        batch_norm=variant in ("batchnorm", "both"),
+        dropout=dropout if variant in ("dropout", "both") else 0.0,
+        dropout_kind="element",
+    )
+    return builder.conv(4).conv(8)
+
+
+#: The four models of the case study, in its order.
+CASE_STUDY_VARIANTS = ("baseline", "dropout", "batchnorm", "both")
+
+
+def _size_pair(size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(size, int) and not isinstance(size, bool):
+        pair = (size, size)
+    elif isinstance(size, Sequence) and len(size) == 2 and all(isinstance(s, int) for s in size):
+        pair = (int(size[0]), int(size[1]))
+    else:
+        raise ValueError(f"input_size must be an int or an (H, W) pair of ints, got {size!r}")
+    if min(pair) < 1:
+        raise ValueError(f"input_size must be positive, got {size!r}")
+    return pair
+
+
+def _fmt_shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def _describe(module: nn.Module) -> str:
+    if isinstance(module, ConvBlock):
+        parts = ["conv", *(n for n, _ in module.named_children() if n != "conv")]
+        return f"ConvBlock({module.in_channels}->{module.out_channels}: {'-'.join(parts)})"
+    if isinstance(module, DenseBlock):
+        parts = ["linear", *(n for n, _ in module.named_children() if n != "linear")]
+        return f"DenseBlock({module.in_features}->{module.out_features}: {'-'.join(parts)})"
+    return type(module).__name__
+
+
+def _kw(layer: Mapping[str, Any], skip: str) -> str:
+    return "".join(f", {k}={v!r}" for k, v in layer.items() if k not in ("type", skip))
