@@ -71,5 +71,5 @@ def test_plain_sequential_is_fused_too() -> None:
     model = trained_stats(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()), (3, 8, 8))
     fused = fuse_batchnorm(model)
     assert isinstance(fused[1], nn.Identity)
-    with pytest.raises(TypeError, match="nn.Module"):
+    with pytest.raises(TypeError, match=r"nn\.Module"):
         fuse_batchnorm("model")  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ activation (``order="conv-act-bn"``) cannot, and is left as it is.
 from __future__ import annotations
 
 import copy
+import itertools
 import warnings
 
 import torch
@@ -50,7 +51,7 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
         if not isinstance(parent, nn.Sequential):
             continue
         names = list(parent._modules)
-        for prev_name, name in zip(names, names[1:], strict=False):
+        for prev_name, name in itertools.pairwise(names):
             conv, bn = parent._modules[prev_name], parent._modules[name]
             if (
                 isinstance(conv, nn.Conv2d)
