@@ -7,6 +7,7 @@ bash scripts/setup.sh images,plot,dev,docs
 PY=.venv/bin/python
 echo "[test] ruff";  $PY -m ruff check src tests examples benchmarks
 echo "[test] mypy";  $PY -m mypy src
+echo "[test] docs";  NO_MKDOCS_2_WARNING=1 $PY -m mkdocs build --strict -q --site-dir "$(mktemp -d)"
 echo "[test] pytest"
 # Two worker processes for the two CI cores; each worker uses one torch thread (tests/conftest.py).
 $PY -m pytest -n 2 -q "$@"
