@@ -24,6 +24,7 @@ from cnnkit.augment import (
     RandomErasing,
     RandomFlip,
     RandomResizedCrop,
+    _affine_grid,
     _sample_beta,
     default,
 )
@@ -169,6 +170,14 @@ def test_zero_affine_is_identity(dtype: torch.dtype) -> None:
         assert torch.equal(out, x)
     else:
         torch.testing.assert_close(out, x, atol=1e-5, rtol=0)
+
+
+@settings(max_examples=10)
+@given(n=st.integers(1, 4), h=st.integers(1, 20), w=st.integers(1, 20), seed=st.integers(0, 9))
+def test_affine_grid_matches_torch(n: int, h: int, w: int, seed: int) -> None:
+    theta = torch.randn(n, 2, 3, generator=gen(seed))
+    expected = F.affine_grid(theta, [n, 1, h, w], align_corners=False)
+    torch.testing.assert_close(_affine_grid(theta, (h, w)), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_affine_rotation_by_90_degrees_matches_rot90() -> None:

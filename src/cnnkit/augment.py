@@ -179,17 +179,25 @@ def _from_compute(out: Tensor, like: Tensor) -> Tensor:
 
 
 def _on_subset(x: Tensor, mask: Tensor, fn: Any) -> Tensor:
-    """Apply ``fn(x_subset, index)`` to the images selected by boolean ``mask`` only.
+    """Apply ``fn(images, index)`` to the images selected by boolean ``mask`` only.
 
-    Only the selected images are computed (cheaper than computing all and blending). Returns
-    ``x`` itself when none is selected.
+    ``fn`` receives either the whole batch with ``index=None`` or the selected images with
+    their indices, and must return images of the same shape. The images not selected are
+    returned exactly (no resampling round-off). When most images are selected, ``fn`` runs on
+    the whole batch and the few others are copied back (cheaper than gathering and scattering
+    the selected ones); otherwise it runs on the selected images only. Returns ``x`` itself
+    when none is selected.
     """
     index = mask.nonzero().squeeze(1)
-    count = index.numel()
+    count, n = index.numel(), x.shape[0]
     if count == 0:
         return x
-    if count == x.shape[0]:
-        return fn(x, None)  # type: ignore[no-any-return]
+    if 2 * count >= n:
+        out: Tensor = fn(x, None)
+        if count < n:
+            keep = (~mask).nonzero().squeeze(1)
+            out[keep] = x[keep].to(out.dtype)
+        return out
     out = x.clone()
     out[index] = fn(x[index], index)
     return out
@@ -407,14 +415,23 @@ class RandomFlip(Augmentation):
         self.direction = direction
 
     def transform(self, x: Tensor) -> Tensor:
+        n, c, height, width = x.shape
         dims = self._DIMS[self.direction]
-        flip = self._rand(len(dims), x.shape[0], device=x.device) < self.p
-        out = x
-        for row, dim in zip(
-            flip, dims, strict=True
-        ):  # loop over the (at most 2) axes, not over images
-            out = _on_subset(out, row, lambda sub, _idx, d=dim: sub.flip(d))
-        return out
+        flip = self._rand(len(dims), n, device=x.device) < self.p
+        if not bool(flip.any()):
+            return x
+        # One gather with a per-image source index (flipped or not) for both axes: a single
+        # pass over the batch, faster on CPU than flipping a gathered subset and scattering it.
+        rows = torch.arange(height, device=x.device).expand(n, height)
+        cols = torch.arange(width, device=x.device).expand(n, width)
+        for row, dim in zip(flip, dims, strict=True):  # at most 2 axes, never the images
+            if dim == -1:
+                cols = torch.where(row[:, None], width - 1 - cols, cols)
+            else:
+                rows = torch.where(row[:, None], height - 1 - rows, rows)
+        index = (rows[:, :, None] * width + cols[:, None, :]).view(n, 1, height * width)
+        out = x.reshape(n, c, height * width).gather(2, index.expand(n, c, height * width))
+        return out.view(n, c, height, width)
 
     def extra_repr(self) -> str:
         return f"direction={self.direction!r}, {self._common_repr()}"
@@ -568,6 +585,32 @@ def _check_interpolation(interpolation: object) -> str:
     return str(interpolation)
 
 
+def _affine_grid(theta: Tensor, out_size: tuple[int, int]) -> Tensor:
+    """The grid ``F.affine_grid(theta, (N, C, H, W), align_corners=False)`` would return.
+
+    Hand-written because ``affine_grid`` on CPU materializes an ``(N, H, W, 3)`` base grid and
+    runs a batched matrix product; the grid is separable (a per-row term plus a per-column
+    term), so one broadcast addition of ``(N, H, 1, 2)`` and ``(N, 1, W, 2)`` builds it about
+    3x faster. The test suite checks it against ``F.affine_grid``.
+
+    Args:
+        theta: ``(N, 2, 3)`` output-to-input maps in normalized coordinates.
+        out_size: ``(H, W)`` of the output.
+
+    Returns:
+        ``(N, H, W, 2)`` sampling grid of ``(x, y)`` input coordinates.
+    """
+    height, width = out_size
+    n = theta.shape[0]
+    device, dtype = theta.device, theta.dtype
+    xs = (torch.arange(width, device=device, dtype=dtype) * 2 + 1) / width - 1
+    ys = (torch.arange(height, device=device, dtype=dtype) * 2 + 1) / height - 1
+    col_term = theta[:, None, :, 0] * xs[None, :, None]  # (N, W, 2)
+    row_term = theta[:, None, :, 1] * ys[None, :, None] + theta[:, None, :, 2]  # (N, H, 2)
+    grid = torch.empty(n, height, width, 2, device=device, dtype=dtype)
+    return torch.add(row_term[:, :, None, :], col_term[:, None, :, :], out=grid)
+
+
 def _warp(
     x: Tensor,
     theta: Tensor,
@@ -578,13 +621,13 @@ def _warp(
 ) -> Tensor:
     """Warp a batch with per-image affine maps (output -> input, normalized coordinates).
 
-    One ``affine_grid`` + ``grid_sample`` for the whole batch (``align_corners=False``).
+    One sampling grid (as ``affine_grid`` computes it) + one ``grid_sample`` for the whole
+    batch (``align_corners=False``).
     ``fill`` is the value outside the image when ``padding_mode="zeros"``; it is applied by
     sampling ``x - fill`` and adding ``fill`` back, which also blends correctly at the border.
     """
     xf = _to_compute(x)
-    n, c = x.shape[:2]
-    grid = F.affine_grid(theta.to(xf.dtype), [n, c, out_size[0], out_size[1]], align_corners=False)
+    grid = _affine_grid(theta.to(xf.dtype), out_size)
     shift = padding_mode == "zeros" and fill != 0.0
     if shift:
         xf = xf - fill
