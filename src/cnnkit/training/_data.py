@@ -1,0 +1,282 @@
+"""Turn what users pass to ``fit`` (tensors, arrays, a Dataset, a DataLoader) into batches.
+
+Two sources share one interface, ``batches(...) -> Iterator[(x, y, global_n)]`` where ``x``/``y``
+are this rank's part of a batch (on the host, as stored) and ``global_n`` is the size of the whole
+batch over all ranks (used to weight the loss so DDP averages exactly like one big batch):
+
+* :class:`TensorSource`, the fast path for in-memory ``(X, y)``: one ``randperm`` per epoch and one
+  index per batch, no per-sample collation (the case study's hand-written loop, as a class).
+* :class:`LoaderSource`, for a ``Dataset`` (a DataLoader is built, sharded under DDP) or a
+  user ``DataLoader`` (used as given).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset
+
+Batch = tuple[torch.Tensor, torch.Tensor | None, int]
+
+
+def _to_tensor(value: Any, what: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, (list, tuple)):
+        return torch.as_tensor(value)
+    raise TypeError(f"{what} must be a torch.Tensor or numpy array, got {type(value).__name__}")
+
+
+def nhwc_hint(shape: Sequence[int], what: str) -> str | None:
+    """Return an error message if ``shape`` looks channels-last (``(N, H, W, C)`` or ``(H, W, C)``)."""
+    if len(shape) == 4:
+        c_first, c_last = shape[1], shape[3]
+        perm = "permute(0, 3, 1, 2)"
+    elif len(shape) == 3:
+        c_first, c_last = shape[0], shape[2]
+        perm = "permute(2, 0, 1)"
+    else:
+        return None
+    if c_last in (1, 3, 4) and c_first not in (1, 3, 4):
+        return (
+            f"{what} has shape {tuple(shape)}, which looks channels-last (NHWC); cnnkit expects "
+            f"channels-first (NCHW). Convert with {what}.{perm} (not reshape/view, which "
+            "scrambles the pixels)"
+        )
+    return None
+
+
+def _check_labels_dtype(y: torch.Tensor, what: str) -> torch.Tensor:
+    if y.ndim == 1:
+        if y.dtype.is_floating_point or y.is_complex():
+            raise TypeError(
+                f"{what} holds {y.dtype} values; class labels must be integers (e.g. {what}.long()),"
+                " or soft targets of shape (N, num_classes)"
+            )
+        return y if y.dtype == torch.int64 else y.long()
+    if y.ndim == 2:
+        if not y.dtype.is_floating_point:
+            raise TypeError(f"soft targets {what} of shape {tuple(y.shape)} must be float, got {y.dtype}")
+        return y
+    raise ValueError(
+        f"{what} must have shape (N,) (class indices) or (N, num_classes) (soft targets), "
+        f"got {tuple(y.shape)}"
+    )
+
+
+class TensorSource:
+    """In-memory ``(X, y)`` data: the fast path."""
+
+    def __init__(self, x: Any, y: Any, role: str) -> None:
+        self.role = role
+        self.x = _to_tensor(x, f"{role} X")
+        self.y = None if y is None else _check_labels_dtype(_to_tensor(y, f"{role} y"), f"{role} y")
+        n = self.x.shape[0] if self.x.ndim else 0
+        if self.x.ndim < 2:
+            raise ValueError(f"{role} X must have shape (N, ...) with a sample axis, got {tuple(self.x.shape)}")
+        if n == 0:
+            raise ValueError(f"{role} data is empty (X has shape {tuple(self.x.shape)}); pass at least one sample")
+        if self.y is not None and self.y.shape[0] != n:
+            raise ValueError(
+                f"{role} X has {n} samples but y has {self.y.shape[0]}; X and y must have the same length"
+            )
+        hint = nhwc_hint(self.x.shape, f"{role}_X" if role != "predict" else "X")
+        if hint:
+            raise ValueError(hint)
+        # One pass over the data, once per fit: NaN/inf inputs would silently poison training.
+        if self.x.dtype.is_floating_point and not bool(torch.isfinite(self.x).all()):
+            raise ValueError(f"{role} X contains NaN or inf values; clean or impute them first")
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def num_batches(self, batch_size: int) -> int:
+        return math.ceil(len(self) / batch_size)
+
+    def sample(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The first two samples (for the pre-training model check)."""
+        return self.x[:2], None if self.y is None else self.y[:2]
+
+    def train_batches(
+        self, batch_size: int, gen: torch.Generator, rank: int, world: int, epoch: int
+    ) -> Iterator[Batch]:
+        perm = torch.randperm(len(self), generator=gen)
+        for i in range(0, len(self), batch_size):
+            idx = perm[i : i + batch_size]
+            global_n = idx.shape[0]
+            if world > 1:
+                idx = idx[rank::world]
+            yield self.x[idx], None if self.y is None else self.y[idx], global_n
+
+    def eval_batches(self, batch_size: int, rank: int, world: int) -> Iterator[Batch]:
+        # Contiguous slices are views: no copy at all on the evaluation path.
+        for i in range(0, len(self), batch_size):
+            end = min(i + batch_size, len(self))
+            sl = slice(i + rank, end, world)
+            yield self.x[sl], None if self.y is None else self.y[sl], end - i
+
+
+class LoaderSource:
+    """A ``Dataset`` or ``DataLoader``; items/batches are ``(x, y)`` (or ``x`` for prediction)."""
+
+    def __init__(self, data: Dataset[Any] | DataLoader[Any], role: str, num_workers: int, pin: bool) -> None:
+        self.role = role
+        self.loader = data if isinstance(data, DataLoader) else None
+        self.dataset: Dataset[Any] = data.dataset if isinstance(data, DataLoader) else data
+        self.num_workers = num_workers
+        self.pin = pin
+        self.iterable = isinstance(self.dataset, IterableDataset)
+        self.num_classes: int | None = None  # set by the trainer's model check
+        if self.loader is None and self.iterable:
+            raise TypeError(
+                f"{role}: an IterableDataset has no length or order to shuffle; wrap it in a "
+                "DataLoader yourself and pass the DataLoader"
+            )
+        try:
+            n = len(self.dataset)  # type: ignore[arg-type]
+        except TypeError:
+            n = -1
+        if n == 0:
+            raise ValueError(f"{role} dataset is empty; pass at least one sample")
+
+    def sample(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if not self.iterable:
+            item = self.dataset[0]
+            x, y = self._split(item)
+            x = _to_tensor(x, f"{self.role} sample")
+            hint = nhwc_hint(x.shape, f"{self.role} sample")
+            if hint:
+                raise ValueError(hint + " (fix it in the Dataset's __getitem__)")
+            yt = None if y is None else torch.as_tensor(y)
+            return x.unsqueeze(0), None if yt is None else yt.unsqueeze(0)
+        assert self.loader is not None
+        batch = next(iter(self.loader))
+        x, y = self._split(batch)
+        xt = _to_tensor(x, f"{self.role} batch")
+        return xt[:2], None if y is None else _to_tensor(y, f"{self.role} labels")[:2]
+
+    def _split(self, item: Any) -> tuple[Any, Any]:
+        if isinstance(item, (tuple, list)) and len(item) == 2:
+            return item[0], item[1]
+        if isinstance(item, (tuple, list)) and len(item) == 1:
+            return item[0], None
+        if isinstance(item, (torch.Tensor, np.ndarray)):
+            return item, None
+        raise TypeError(
+            f"{self.role} items must be (x, y) pairs (or x alone for prediction), got "
+            f"{type(item).__name__}{f' of length {len(item)}' if isinstance(item, (tuple, list)) else ''}"
+        )
+
+    def num_batches(self, batch_size: int, world: int = 1) -> int | None:
+        try:
+            if self.loader is not None:
+                return len(self.loader)
+            n = len(self.dataset)  # type: ignore[arg-type]
+        except TypeError:
+            return None
+        return math.ceil(math.ceil(n / world) / max(1, batch_size // world))
+
+    def _iterate(self, loader: DataLoader[Any], world: int) -> Iterator[Batch]:
+        for batch in loader:
+            x, y = self._split(batch)
+            xt = _to_tensor(x, f"{self.role} batch")
+            yt = None if y is None else _check_labels_dtype(_to_tensor(y, f"{self.role} labels"), f"{self.role} labels")
+            if yt is not None and yt.ndim == 1 and self.num_classes is not None and yt.numel():
+                lo, hi = int(yt.min()), int(yt.max())
+                if lo < 0 or hi >= self.num_classes:
+                    raise ValueError(
+                        f"{self.role} batch has labels in [{lo}, {hi}] but the model outputs "
+                        f"{self.num_classes} logits; labels must lie in [0, {self.num_classes - 1}]"
+                    )
+            yield xt, yt, int(xt.shape[0]) * world
+
+    def train_batches(
+        self, batch_size: int, gen: torch.Generator, rank: int, world: int, epoch: int
+    ) -> Iterator[Batch]:
+        if self.loader is not None:
+            sampler = getattr(self.loader, "sampler", None)
+            if world > 1:
+                if not isinstance(sampler, DistributedSampler):
+                    raise ValueError(
+                        "under torchrun the training DataLoader needs a DistributedSampler so each "
+                        "rank sees its own shard; pass the Dataset (or (X, y)) instead and cnnkit "
+                        "shards it"
+                    )
+                sampler.set_epoch(epoch)
+            return self._iterate(self.loader, world)
+        if world > 1:
+            seed = int(torch.randint(0, 2**62, (1,), generator=gen).item())
+            dsampler: DistributedSampler[Any] = DistributedSampler(
+                self.dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed
+            )
+            loader = DataLoader(
+                self.dataset, batch_size=max(1, batch_size // world), sampler=dsampler,
+                num_workers=self.num_workers, pin_memory=self.pin,
+            )
+        else:
+            # The same permutation as the tensor fast path, so both paths see identical batches.
+            order = torch.randperm(len(self.dataset), generator=gen).tolist()  # type: ignore[arg-type]
+            loader = DataLoader(
+                self.dataset, batch_size=batch_size, sampler=order,
+                # Workers' seeds come from here; a generator of its own leaves ``gen`` untouched.
+                generator=torch.Generator().manual_seed(gen.initial_seed() + epoch),
+                num_workers=self.num_workers, pin_memory=self.pin,
+            )
+        return self._iterate(loader, world)
+
+    def eval_batches(self, batch_size: int, rank: int, world: int) -> Iterator[Batch]:
+        if self.loader is not None:
+            # Every rank evaluates the whole loader: sums and counts both grow by ``world``, so
+            # the all-reduced means are unchanged.
+            return self._iterate(self.loader, 1)
+        n = len(self.dataset)  # type: ignore[arg-type]
+        loader = DataLoader(
+            self.dataset, batch_size=max(1, batch_size // world), sampler=range(rank, n, world),
+            num_workers=self.num_workers, pin_memory=self.pin,
+        )
+        return self._iterate(loader, world)
+
+
+Source = TensorSource | LoaderSource
+
+
+def as_source(data: Any, role: str, *, labels: bool, num_workers: int = 0, pin: bool = False) -> Source:
+    """Wrap user data for ``fit``/``evaluate``/``predict``.
+
+    Args:
+        data: ``(X, y)`` tensors/arrays, ``X`` alone (only when ``labels`` is False), a
+            ``Dataset`` or a ``DataLoader``.
+        role: ``"train"``, ``"val"``, ``"data"`` or ``"predict"`` (used in messages).
+        labels: Whether labels are required.
+        num_workers: Workers for DataLoaders cnnkit builds.
+        pin: Pin host memory (CUDA).
+
+    Raises:
+        TypeError / ValueError: For unsupported types, missing labels, empty or mismatched data.
+    """
+    if isinstance(data, (DataLoader, Dataset)):
+        return LoaderSource(data, role, num_workers, pin)
+    if isinstance(data, (tuple, list)):
+        if len(data) != 2:
+            raise ValueError(f"{role} must be (X, y); got a {type(data).__name__} of length {len(data)}")
+        x, y = data
+        if y is None and labels:
+            raise ValueError(f"{role} was given without labels (y is None); pass {role}=(X, y)")
+        return TensorSource(x, y, role)
+    if isinstance(data, (torch.Tensor, np.ndarray)):
+        if labels:
+            raise ValueError(
+                f"{role} was given as a single array of shape {tuple(data.shape)} without labels; "
+                f"pass {role}=(X, y) (labels are needed for the loss and accuracy)"
+            )
+        return TensorSource(data, None, role)
+    raise TypeError(
+        f"{role} must be (X, y) tensors or numpy arrays, a torch Dataset or a DataLoader; got "
+        f"{type(data).__name__}"
+    )

@@ -1,0 +1,84 @@
+"""History: the dict/JSON/CSV contract that diagnose() and users rely on."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cnnkit.training.history import EPOCH_KEYS, History
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+anyfloat = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+def _same(a: list[float], b: list[float]) -> bool:
+    return len(a) == len(b) and all((math.isnan(x) and math.isnan(y)) or x == y for x, y in zip(a, b))
+
+
+@st.composite
+def histories(draw: st.DrawFn, values: st.SearchStrategy[float] = anyfloat) -> History:
+    n = draw(st.integers(0, 6))
+    kw = {}
+    for key in EPOCH_KEYS:
+        kw[key] = draw(st.lists(values, min_size=n, max_size=n)) if draw(st.booleans()) or key == "train_loss" else []
+    kw["step_loss"] = draw(st.lists(values, max_size=10))
+    return History(**kw)
+
+
+def test_to_dict_has_the_contract_keys_and_epoch_numbers() -> None:
+    h = History(train_loss=[1.0, 0.5, 0.25], train_acc=[0.5, 0.6, 0.7], lr=[0.1] * 3)
+    d = h.to_dict()
+    assert list(d) == ["epoch", *EPOCH_KEYS, "step_loss"]
+    assert d["epoch"] == [1, 2, 3]
+    assert d["val_loss"] == [] and d["grad_norm"] == []
+    json.dumps(d)  # plain JSON-serializable
+
+
+@given(histories())
+def test_json_round_trip_keeps_every_value_including_nan(tmp_path_factory: pytest.TempPathFactory, h: History) -> None:
+    path = tmp_path_factory.mktemp("h") / "h.json"
+    h.to_json(path)
+    back = History.from_json(path)
+    for key in (*EPOCH_KEYS, "step_loss"):
+        assert _same(getattr(back, key), getattr(h, key)), key
+    raw = json.loads(path.read_text())
+    assert raw["best_epoch"] == h.best_epoch
+
+
+@given(histories(finite))
+def test_csv_round_trip(tmp_path_factory: pytest.TempPathFactory, h: History) -> None:
+    path = tmp_path_factory.mktemp("h") / "h.csv"
+    h.to_csv(path)
+    back = History.from_csv(path)
+    for key in EPOCH_KEYS:
+        assert getattr(back, key) == getattr(h, key), key
+    assert back.step_loss == []
+
+
+def test_csv_header_and_empty_cells(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    h = History(train_loss=[0.5, 0.25], train_acc=[0.75, 1.0])
+    h.to_csv(tmp_path / "h.csv")
+    lines = (tmp_path / "h.csv").read_text().splitlines()
+    assert lines[0] == "epoch,train_loss,val_loss,train_acc,val_acc,lr,epoch_time,grad_norm"
+    assert lines[1] == "1,0.5,,0.75,,,,"
+
+
+def test_best_epoch_prefers_val_loss_and_skips_non_finite() -> None:
+    assert History(train_loss=[3, 2, 1], val_loss=[0.9, 0.4, 0.6]).best_epoch == 2
+    assert History(train_loss=[3, 2, 1]).best_epoch == 3
+    assert History(train_loss=[1, math.nan], val_loss=[math.nan, 0.5]).best_epoch == 2
+    assert History(train_loss=[math.nan]).best_epoch is None
+    assert History().best_epoch is None
+
+
+def test_from_dict_rejects_ragged_series_and_ignores_extra_keys() -> None:
+    with pytest.raises(ValueError, match="val_loss"):
+        History.from_dict({"train_loss": [1.0, 2.0], "val_loss": [1.0]})
+    h = History.from_dict({"train_loss": [1.0], "meta": {"x": 1}, "best_epoch": 1})
+    assert h.train_loss == [1.0]
+    with pytest.raises(TypeError):
+        History.from_dict({"train_loss": "1.0"})
