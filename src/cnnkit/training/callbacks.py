@@ -98,7 +98,7 @@ class FitState:
             "scaler": None if self.scaler is None else self.scaler.state_dict(),
             "rng": get_rng_state(self.shuffle_generator),
             "history": {**self.history.to_dict(), "stop_reason": self.stop_reason},
-            "callbacks": [_cb_state(cb) for cb in self.callbacks],
+            "callbacks": callback_states(self.callbacks),
             "should_stop": self.should_stop,
             "stop_reason": self.stop_reason,
         }
@@ -117,9 +117,28 @@ class FitState:
         return save_checkpoint(self.checkpoint(), path)
 
 
-def _cb_state(cb: Any) -> Any:
-    fn = getattr(cb, "state_dict", None)
-    return fn() if callable(fn) else None
+def callback_keys(callbacks: list[Any]) -> list[str]:
+    """Stable keys for callback states: class name plus its index among callbacks of that class.
+
+    Keys (not positions) let a resumed fit add or drop unrelated callbacks.
+    """
+    seen: dict[str, int] = {}
+    keys = []
+    for cb in callbacks:
+        name = type(cb).__qualname__
+        keys.append(f"{name}:{seen.get(name, 0)}")
+        seen[name] = seen.get(name, 0) + 1
+    return keys
+
+
+def callback_states(callbacks: list[Any]) -> dict[str, Any]:
+    """``{key: cb.state_dict()}`` for every callback that has a ``state_dict`` method."""
+    out = {}
+    for key, cb in zip(callback_keys(callbacks), callbacks):
+        fn = getattr(cb, "state_dict", None)
+        if callable(fn):
+            out[key] = fn()
+    return out
 
 
 class Callback:

@@ -29,7 +29,7 @@ from torch import nn
 
 from . import distributed as ddp_util
 from ._data import LoaderSource, Source, TensorSource, as_source
-from .callbacks import Callback, FitState, ModelCheckpoint
+from .callbacks import Callback, FitState, ModelCheckpoint, callback_keys
 from .checkpoint import load_checkpoint, set_rng_state
 from .history import History
 
@@ -822,17 +822,16 @@ class Trainer:
             run.scheduler.load_state_dict(ckpt["scheduler"])
         if run.scaler is not None and ckpt.get("scaler") is not None:
             run.scaler.load_state_dict(ckpt["scaler"])
-        states = ckpt.get("callbacks") or []
-        if len(states) != len(state.callbacks):
-            warnings.warn(
-                f"checkpoint {path} holds {len(states)} callback states but this fit has "
-                f"{len(state.callbacks)} callbacks; callback states were not restored",
-                RuntimeWarning, stacklevel=3,
-            )
-        else:
-            for cb, st in zip(state.callbacks, states):
+        states = ckpt.get("callbacks") or {}
+        for key, cb in zip(callback_keys(state.callbacks), state.callbacks):
+            if key in states:
                 if hasattr(cb, "load_state_dict"):
-                    cb.load_state_dict(st)
+                    cb.load_state_dict(states[key])
+            elif getattr(cb, "state_dict", lambda: None)() is not None:
+                warnings.warn(
+                    f"checkpoint {path} holds no state for callback {key} (it has "
+                    f"{sorted(states)}); {key} starts afresh", RuntimeWarning, stacklevel=3,
+                )
         state.history = History.from_dict(ckpt["history"])
         state.epoch = int(ckpt["epoch"])
         state.should_stop = bool(ckpt.get("should_stop", False))

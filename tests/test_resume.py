@@ -1,0 +1,134 @@
+"""Resume: a run killed after epoch k and resumed ends bitwise identical to an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from training_helpers import blobs, mlp, weights
+
+from cnnkit.training import Callback, EarlyStopping, FitState, History, ModelCheckpoint, Trainer, load_checkpoint
+
+TESTS = Path(__file__).resolve().parent
+EPOCHS = 4
+
+
+def _flip(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random augmentation drawing on the global RNG, so RNG state must survive the resume."""
+    mask = torch.rand(x.shape[0]) < 0.5
+    return torch.where(mask.view(-1, 1, 1, 1), x.flip(-1), x), y
+
+
+class Killer(Callback):
+    """Ends the process at the start of epoch ``after + 1`` (after the checkpoint of ``after``)."""
+
+    def __init__(self, after: int, how: str) -> None:
+        self.after, self.how = after, how
+
+    def on_epoch_start(self, state: FitState) -> None:
+        if state.epoch == self.after:
+            if self.how == "sigkill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise KeyboardInterrupt
+
+
+def _setup(ckpt_dir: Path, extra: list[Any]) -> tuple[torch.nn.Module, Trainer, tuple[Any, Any], tuple[Any, Any]]:
+    xv, yv = blobs(16, seed=1)
+    # Flipped validation labels: the best val_loss comes early, so the final weights are
+    # EarlyStopping's restored best weights, which only match if its state was resumed too.
+    train, val = blobs(40), (xv, 1 - yv)
+    trainer = Trainer(
+        max_epochs=EPOCHS, batch_size=8, lr=3e-3, scheduler="onecycle", weight_decay=0.01,
+        seed=7, augment=_flip, progress=False,
+        callbacks=[*extra, EarlyStopping(patience=50), ModelCheckpoint(ckpt_dir)],
+    )
+    return mlp(dropout=0.25), trainer, train, val
+
+
+def child_main(ckpt_dir: str, after: int) -> None:
+    """Entry point of the child process that SIGKILLs itself (see the test below)."""
+    torch.set_num_threads(1)
+    model, trainer, train, val = _setup(Path(ckpt_dir), [Killer(after, "sigkill")])
+    trainer.fit(model, train, val)
+
+
+def _uninterrupted(tmp_path: Path) -> tuple[torch.nn.Module, History]:
+    model, trainer, train, val = _setup(tmp_path / "full", [])
+    return model, trainer.fit(model, train, val)
+
+
+def _resume(ckpt_dir: Path) -> tuple[torch.nn.Module, History]:
+    model, trainer, train, val = _setup(ckpt_dir, [])
+    model = mlp(seed=123, dropout=0.25)  # different initial weights: the checkpoint must win
+    return model, trainer.fit(model, train, val, resume_from=ckpt_dir / "last.pt")
+
+
+def _assert_same(a: tuple[torch.nn.Module, History], b: tuple[torch.nn.Module, History]) -> None:
+    wa, wb = weights(a[0]), weights(b[0])
+    assert all(torch.equal(wa[k], wb[k]) for k in wa), "weights differ"
+    assert a[1].best_epoch is not None and a[1].best_epoch < EPOCHS
+    da, db = a[1].to_dict(), b[1].to_dict()
+    for key in da:
+        if key != "epoch_time":
+            assert da[key] == db[key], key
+
+
+def test_resume_after_an_exception_is_bitwise_identical(tmp_path: Path) -> None:
+    full = _uninterrupted(tmp_path)
+    model, trainer, train, val = _setup(tmp_path / "cut", [])
+    trainer = trainer.replace(callbacks=[Killer(2, "raise"), *trainer.callbacks])
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(model, train, val)
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == 2
+    # The killer is gone from the resumed fit: states are matched by class name, not position.
+    resumed = _resume(tmp_path / "cut")
+    _assert_same(full, resumed)
+    last_full = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
+    last_resumed = load_checkpoint(tmp_path / "cut" / "last.pt")["model"]
+    assert all(torch.equal(last_full[k], last_resumed[k]) for k in last_full)
+
+
+def test_resume_after_a_real_sigkill_is_bitwise_identical(tmp_path: Path) -> None:
+    ckpt_dir = tmp_path / "killed"
+    code = f"import sys; sys.path.insert(0, {str(TESTS)!r}); import test_resume; test_resume.child_main({str(ckpt_dir)!r}, 3)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert load_checkpoint(ckpt_dir / "last.pt")["epoch"] == 3
+    assert not [p for p in ckpt_dir.iterdir() if p.suffix == ".tmp"]
+    _assert_same(_uninterrupted(tmp_path), _resume(ckpt_dir))
+
+
+def test_resume_of_a_finished_or_stopped_run_trains_no_more(tmp_path: Path) -> None:
+    x, y = blobs(16)
+    stopper = EarlyStopping("train_loss", patience=0, min_delta=100.0)
+    trainer = Trainer(max_epochs=5, batch_size=8, progress=False, callbacks=[stopper, ModelCheckpoint(tmp_path)])
+    model = mlp()
+    h = trainer.fit(model, (x, y))
+    assert h.epochs == 2  # patience=0: stop at the first epoch that does not improve
+    again = mlp(seed=5)
+    h2 = trainer.fit(again, (x, y), resume_from=tmp_path / "last.pt")
+    assert h2.epochs == 2 and h2.stop_reason == h.stop_reason
+    for k, v in weights(model).items():
+        assert torch.equal(weights(again)[k], v)
+
+
+def test_resume_errors(tmp_path: Path) -> None:
+    x, y = blobs(16)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        Trainer(max_epochs=1, progress=False).fit(mlp(), (x, y), resume_from=tmp_path / "missing.pt")
+    torch.save({"w": torch.ones(1)}, tmp_path / "plain.pt")
+    with pytest.raises(ValueError, match="not a cnnkit checkpoint"):
+        Trainer(max_epochs=1, progress=False).fit(mlp(), (x, y), resume_from=tmp_path / "plain.pt")
+    Trainer(max_epochs=1, progress=False, callbacks=[ModelCheckpoint(tmp_path)]).fit(mlp(), (x, y))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stopper = EarlyStopping("train_loss", patience=3)
+        Trainer(max_epochs=2, progress=False, callbacks=[stopper]).fit(mlp(), (x, y), resume_from=tmp_path / "last.pt")
+    assert any("no state for callback EarlyStopping:0" in str(w.message) for w in caught)
