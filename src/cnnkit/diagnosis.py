@@ -31,7 +31,6 @@ import csv
 import json
 import math
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -72,10 +71,15 @@ MIN_WINDOW = 5
 MAX_WINDOW = 50
 #: One-sided significance level of the Mann-Kendall trend test.
 TREND_ALPHA = 0.05
+#: A significant trend must also move at least this many noise units across the window: a 5 %
+#: test on a flat noisy series fires one time in twenty, and the several trend tests of one
+#: diagnosis would compound that; a real trend moves many noise units.
+TREND_MIN_SIGMAS = 2.0
 #: Noise floor, relative to the series' median magnitude: noise-free synthetic curves would
 #: otherwise have zero noise and turn every wiggle into "infinitely many noise units".
 NOISE_FLOOR_REL = 1e-3
-#: Width of the running median used before taking a minimum: one lucky epoch must not define
+#: Width of the running median (fixed: the fast implementation is a median of three) used before
+#: taking a minimum: one lucky epoch must not define
 #: the best validation loss (the minimum of n noisy values is biased low by about 2 sigma).
 SMOOTH_WIDTH = 3
 
@@ -91,10 +95,13 @@ OVERFIT_MIN_EPOCHS_AFTER_BEST = 3
 #: The same test on validation accuracy (drop below its smoothed maximum) uses these two:
 OVERFIT_ACC_DROP_SIGMAS = 3.0
 OVERFIT_MIN_ACC_DROP = 0.02
-#: Train-minus-validation accuracy gap counted as large (fractions; 10 points).
+#: Train-minus-validation accuracy gap counted as large (fractions; 10 points). With validation
+#: no longer improving (no significant trailing trend in val loss or val accuracy) a large gap is
+#: overfitting; with validation still improving it is only a warning.
 GAP_LARGE_ACC = 0.10
-#: Validation/training loss ratio counted as a large gap when accuracies are missing.
-GAP_LARGE_LOSS_RATIO = 1.5
+#: Validation/training loss ratio counted as a large gap when accuracies are missing (loss ratios
+#: swing more than accuracy gaps as the training loss approaches zero, hence the wide margin).
+GAP_LARGE_LOSS_RATIO = 2.0
 
 #: Underfitting: training accuracy's skill over chance, (acc - chance) / (1 - chance), below this
 #: (binary: under 75 %, 10 classes: under 55 %) while neither accuracy nor loss still improves.
@@ -376,16 +383,23 @@ def _mann_kendall(y: FloatArray) -> tuple[float, float]:
 @dataclass(frozen=True)
 class _Trend:
     slope: float  # Theil-Sen slope per epoch (in the series' units)
-    p: float  # one-sided p of the stated direction
-    significant: bool
+    p: float  # one-sided Mann-Kendall p of the stated direction
+    sigmas: float  # change over the window along the direction, in noise units
+    significant: bool  # p < TREND_ALPHA and sigmas >= TREND_MIN_SIGMAS
 
 
-def _trend(y: FloatArray, direction: float) -> _Trend:
-    """Trend of finite ``y`` in ``direction`` (+1 increasing, -1 decreasing)."""
-    y = y[np.isfinite(y)]
+def _trend(x: FloatArray, w: int, direction: float, sigma: float | None = None) -> _Trend:
+    """Trend over the last ``w`` finite values of ``x`` in ``direction`` (+1 up, -1 down).
+
+    Significant when the one-sided Mann-Kendall test rejects "no trend" at TREND_ALPHA *and* the
+    Theil-Sen change across the window is at least TREND_MIN_SIGMAS noise units of the whole series.
+    """
+    x = x[np.isfinite(x)]
+    y = x[-w:]
     slope = _theil_sen(y)
     _, p_up = _mann_kendall(y * direction)
-    return _Trend(slope, p_up, p_up < TREND_ALPHA)
+    sigmas = direction * slope * max(y.size - 1, 0) / (sigma if sigma is not None else _noise(x))
+    return _Trend(slope, p_up, sigmas, p_up < TREND_ALPHA and sigmas >= TREND_MIN_SIGMAS)
 
 
 def _window(n: int) -> int:
@@ -393,16 +407,15 @@ def _window(n: int) -> int:
 
 
 def _smooth(x: FloatArray) -> FloatArray:
-    """Running median of width SMOOTH_WIDTH (edges use the shorter windows available)."""
+    """Running median of three (the two end values are kept); NaN in a window gives NaN.
+
+    Written with max/min (median of three = sum - max - min): np.nanmedian over sliding windows
+    is a hundred times slower.
+    """
     out: FloatArray = np.array(x, dtype=np.float64)
-    if x.size < SMOOTH_WIDTH:
-        return out
-    h = SMOOTH_WIDTH // 2
-    padded = np.concatenate([np.full(h, np.nan), x, np.full(h, np.nan)])
-    win = np.lib.stride_tricks.sliding_window_view(padded, SMOOTH_WIDTH)
-    with warnings.catch_warnings():  # all-NaN windows (missing accuracies) give NaN, silently
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out = np.asarray(np.nanmedian(win, axis=1), dtype=np.float64)
+    if x.size >= SMOOTH_WIDTH:
+        a, b, c = x[:-2], x[1:-1], x[2:]
+        out[1:-1] = a + b + c - np.maximum(np.maximum(a, b), c) - np.minimum(np.minimum(a, b), c)
     return out
 
 
@@ -706,6 +719,7 @@ class _Diagnoser:
         self.primary_loss = self.tl if self.tl is not None else self.vl
         self.chance, self.chance_source, self.classes = self._chance(num_classes, chance)
         self.findings: list[Finding] = []
+        self.sigma = {k: _noise(v) for k, v in series.items() if k in _CORE}
         self.summary: dict[str, Any] = {"epochs": self.n, "chance": self.chance,
                                         "chance_source": self.chance_source, "notes": notes}
 
@@ -761,7 +775,7 @@ class _Diagnoser:
                 continue
             self.summary[f"{key}_first"] = _head_median(x, 1)
             self.summary[f"{key}_final"] = float(x[-1])
-            self.summary[f"{key}_noise"] = _noise(x)
+            self.summary[f"{key}_noise"] = self.sigma[key]
         if self.vl is not None and np.isfinite(self.vl).any():
             sm = _smooth(self.vl)
             b = int(np.nanargmin(np.where(np.isfinite(sm), sm, np.nan)))
@@ -814,10 +828,10 @@ class _Diagnoser:
             return True
         if self.tl is not None and self.n >= MIN_EPOCHS:
             w = _window(self.n)
-            tr = _trend(self.tl[-w:], +1)
+            tr = _trend(self.tl, w, +1, self.sigma["train_loss"])
             sm_min = float(np.min(_smooth(self.tl)))
             rise = lend - sm_min
-            sig = _noise(self.tl)
+            sig = self.sigma["train_loss"]
             if tr.significant and rise >= DIVERGE_RISE_FRACTION * abs(sm_min) and rise >= 3 * sig:
                 self.add("train-loss-rising", Label.DIVERGING, Severity.WARNING,
                          f"training loss rose significantly over the last {w} epochs to {lend:.4g}, "
@@ -844,7 +858,7 @@ class _Diagnoser:
             sm = _smooth(self.vl)
             b = int(np.argmin(sm))
             after = n - 1 - b
-            sig = _noise(self.vl)
+            sig = self.sigma["val_loss"]
             vmin = float(sm[b])
             k = min(w, after)
             if after >= OVERFIT_MIN_EPOCHS_AFTER_BEST and k >= 1:
@@ -855,7 +869,7 @@ class _Diagnoser:
                 if self.tl is not None:
                     tls = _smooth(self.tl)
                     train_drop = float(tls[b] - _tail_median(self.tl))
-                    train_ok = train_drop > -_noise(self.tl)
+                    train_ok = train_drop > -self.sigma["train_loss"]
                 if (rise >= OVERFIT_RISE_SIGMAS * sig and rise >= OVERFIT_MIN_REL_RISE * abs(vmin)
                         and train_ok):
                     gap = self._acc_gap()
@@ -882,12 +896,13 @@ class _Diagnoser:
             k = min(w, after)
             if after >= OVERFIT_MIN_EPOCHS_AFTER_BEST and k >= 1:
                 drop = float(sm[b] - np.median(va[-k:]))
-                train_ok = self.ta is None or _tail_median(self.ta) >= _smooth(self.ta)[b] - _noise(self.ta)
+                train_ok = self.ta is None or (_tail_median(self.ta) - _smooth(self.ta)[b]
+                                               >= max(self.sigma["train_acc"], OVERFIT_MIN_ACC_DROP / 2))
                 if drop >= OVERFIT_ACC_DROP_SIGMAS * sig and drop >= OVERFIT_MIN_ACC_DROP and train_ok:
                     self.add("val-acc-falling", Label.OVERFITTING, Severity.WARNING,
                              f"validation accuracy fell {drop:.3f} ({drop / sig:.1f} noise units) "
                              f"below its best {sm[b]:.3f} at epoch {b + 1} while training accuracy "
-                             f"held or rose.",
+                             f"kept rising.",
                              {"best_epoch": b + 1, "best_val_acc": float(sm[b]), "drop": drop,
                               "drop_sigmas": drop / sig}, () if found else _overfit_remedies(b + 1, n))
                     found = True
@@ -902,8 +917,8 @@ class _Diagnoser:
         return g if math.isfinite(g) else None
 
     def _val_improving(self, w: int) -> bool:
-        vl_imp = self.vl is not None and _trend(self.vl[-w:], -1).significant
-        va_imp = self.va is not None and _trend(self.va[-w:], +1).significant
+        vl_imp = self.vl is not None and _trend(self.vl, w, -1, self.sigma["val_loss"]).significant
+        va_imp = self.va is not None and _trend(self.va, w, +1, self.sigma["val_acc"]).significant
         return bool(vl_imp or va_imp)
 
     def _gap_series(self) -> tuple[FloatArray, float, str] | None:
@@ -919,13 +934,16 @@ class _Diagnoser:
             return False
         gap, limit, kind = gs
         tail_gap = _tail_median(gap)
-        tr = _trend(gap[-w:], +1)
-        if math.isfinite(tail_gap) and tail_gap >= limit and tr.significant:
-            self.add("gap-widening", Label.OVERFITTING, Severity.WARNING,
-                     f"validation stopped improving while the train/val {kind} gap kept widening "
-                     f"to {tail_gap:.3f} over the last {w} epochs (Mann-Kendall p={tr.p:.2g}).",
+        tr = _trend(gap, w, +1)
+        if math.isfinite(tail_gap) and tail_gap >= limit:
+            trend = (f"and still widening (Mann-Kendall p={tr.p:.2g})" if tr.significant
+                     else "and no longer closing")
+            self.add("large-gap-val-stalled", Label.OVERFITTING, Severity.WARNING,
+                     f"validation stopped improving over the last {w} epochs while the train/val "
+                     f"{kind} gap is {tail_gap:.3f} {trend}.",
                      {"gap": tail_gap, "gap_kind": kind, "gap_slope": tr.slope, "p_value": tr.p,
-                      "window": w}, _overfit_remedies(self.summary.get("best_val_epoch"), self.n))
+                      "gap_widening": tr.significant, "window": w},
+                     _overfit_remedies(self.summary.get("best_val_epoch"), self.n))
             return True
         return False
 
@@ -951,7 +969,7 @@ class _Diagnoser:
         """Slow-convergence test on a loss: significant trailing decrease at a non-negligible rate."""
         n = x.size
         w = _window(n)
-        tr = _trend(x[-w:], -1)
+        tr = _trend(x, w, -1)
         start, end = _head_median(x), _tail_median(x)
         avg_rate = (start - end) / max(n - 1, 1)
         tail_rate = -tr.slope
@@ -960,7 +978,7 @@ class _Diagnoser:
         ok = (tr.significant and tail_rate > 0 and ratio >= SLOW_RATE_RATIO
               and projected >= SLOW_MIN_PROJECTED_GAIN)
         ev = {"window": w, "tail_slope": tr.slope, "p_value": tr.p, "rate_ratio": ratio,
-              "projected_relative_gain": projected}
+              "projected_relative_gain": projected, "tail_drop_sigmas": tr.sigmas}
         return ok, ev
 
     def _extra_epochs(self, x: FloatArray, ratio: float) -> int:
@@ -1030,7 +1048,7 @@ class _Diagnoser:
             low = (acc < self.target - UNDERFIT_TARGET_MARGIN if self.target is not None
                    else skill < UNDERFIT_MAX_SKILL)
             w = _window(self.n)
-            tr = _trend(self.ta[-w:], +1)
+            tr = _trend(self.ta, w, +1, self.sigma["train_acc"])
             improving = tr.significant and tr.slope * self.n >= MIN_PROJECTED_ACC_GAIN
             if low and not improving:
                 ref = (f"target {self.target:.3f}" if self.target is not None
@@ -1073,17 +1091,16 @@ class _Diagnoser:
 
 def _to_float(value: Any, path: Path, column: str, row: int) -> float | None:
     """A cell as a float; empty/None/"null" -> None (missing); "nan"/"inf" stay non-finite."""
-    if value is None or isinstance(value, bool):
+    if value is None or value == "" or isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
+    try:
+        return float(value)  # the common case first: this runs once per cell
+    except (TypeError, ValueError):
+        pass
     t = str(value).strip()
     if t == "" or t.lower() in ("none", "null"):
         return None
-    try:
-        return float(t)
-    except ValueError:
-        raise ValueError(f"{path}: column {column!r}, row {row}: {value!r} is not a number") from None
+    raise ValueError(f"{path}: column {column!r}, row {row}: {value!r} is not a number")
 
 
 def _records_to_series(records: list[dict[str, Any]], columns: list[str],
@@ -1119,7 +1136,7 @@ def _records_to_series(records: list[dict[str, Any]], columns: list[str],
             continue
         for name in best:
             vals = g.get(name)
-            out[name].append(float(np.mean(vals)) if vals else math.nan)
+            out[name].append(math.fsum(vals) / len(vals) if vals else math.nan)
     return out
 
 
