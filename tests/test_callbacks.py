@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import torch
-from training_helpers import blobs, mlp, weights
 
 import cnnkit.training.checkpoint as ckpt_mod
 from cnnkit.training import (
@@ -21,6 +20,7 @@ from cnnkit.training import (
     callback_from_dict,
     load_checkpoint,
 )
+from training_helpers import blobs, mlp, weights
 
 T = functools.partial(Trainer, progress=False)
 
@@ -45,7 +45,9 @@ def test_early_stopping_stops_after_patience_and_restores_the_best_weights() -> 
     snaps = Snapshots()
     stopper = EarlyStopping(patience=2)
     model = mlp()
-    h = T(max_epochs=30, batch_size=8, lr=1e-2, seed=0, callbacks=[snaps, stopper]).fit(model, train, val)
+    h = T(max_epochs=30, batch_size=8, lr=1e-2, seed=0, callbacks=[snaps, stopper]).fit(
+        model, train, val
+    )
     best = min(range(h.epochs), key=lambda i: h.val_loss[i])
     assert h.epochs == best + 1 + 2  # two epochs in a row without improvement
     assert stopper.best_epoch == best + 1 == h.best_epoch
@@ -64,14 +66,20 @@ def test_early_stopping_modes_and_monitor_checks() -> None:
     with pytest.raises(ValueError, match="monitor"):
         T(max_epochs=2, callbacks=[EarlyStopping(monitor="loss")]).fit(mlp(), blobs(8))
     # Keep training while train accuracy keeps rising (mode max via "acc"); min_delta huge -> stop.
-    h = T(max_epochs=10, batch_size=8, callbacks=[EarlyStopping("train_loss", patience=0, min_delta=10.0)]).fit(mlp(), blobs(16))
+    h = T(
+        max_epochs=10,
+        batch_size=8,
+        callbacks=[EarlyStopping("train_loss", patience=0, min_delta=10.0)],
+    ).fit(mlp(), blobs(16))
     assert h.epochs == 2
 
 
 def test_model_checkpoint_writes_last_and_best_loadable_with_weights_only(tmp_path: Path) -> None:
     train, val = _overfit_data()
     model = mlp()
-    h = T(max_epochs=4, batch_size=8, lr=1e-2, callbacks=[ModelCheckpoint(tmp_path)]).fit(model, train, val)
+    h = T(max_epochs=4, batch_size=8, lr=1e-2, callbacks=[ModelCheckpoint(tmp_path)]).fit(
+        model, train, val
+    )
     last = torch.load(tmp_path / "last.pt", weights_only=True)
     best = load_checkpoint(tmp_path / "best.pt")
     assert last["epoch"] == 4 and best["epoch"] == h.best_epoch
@@ -111,7 +119,9 @@ def test_diverged_epoch_does_not_overwrite_last_checkpoint(tmp_path: Path) -> No
         return out * math.nan if calls[0] == 3 else out
 
     with pytest.warns(RuntimeWarning):
-        T(max_epochs=5, batch_size=8, loss=loss, callbacks=[ModelCheckpoint(tmp_path)]).fit(mlp(), blobs(16))
+        T(max_epochs=5, batch_size=8, loss=loss, callbacks=[ModelCheckpoint(tmp_path)]).fit(
+            mlp(), blobs(16)
+        )
     ckpt = load_checkpoint(tmp_path / "last.pt")
     assert ckpt["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values())

@@ -16,7 +16,9 @@ anyfloat = st.floats(allow_nan=True, allow_infinity=True, width=64)
 
 
 def _same(a: list[float], b: list[float]) -> bool:
-    return len(a) == len(b) and all((math.isnan(x) and math.isnan(y)) or x == y for x, y in zip(a, b))
+    return len(a) == len(b) and all(
+        (math.isnan(x) and math.isnan(y)) or x == y for x, y in zip(a, b, strict=False)
+    )
 
 
 @st.composite
@@ -24,7 +26,11 @@ def histories(draw: st.DrawFn, values: st.SearchStrategy[float] = anyfloat) -> H
     n = draw(st.integers(0, 6))
     kw = {}
     for key in EPOCH_KEYS:
-        kw[key] = draw(st.lists(values, min_size=n, max_size=n)) if draw(st.booleans()) or key == "train_loss" else []
+        kw[key] = (
+            draw(st.lists(values, min_size=n, max_size=n))
+            if draw(st.booleans()) or key == "train_loss"
+            else []
+        )
     kw["step_loss"] = draw(st.lists(values, max_size=10))
     return History(**kw)
 
@@ -39,7 +45,9 @@ def test_to_dict_has_the_contract_keys_and_epoch_numbers() -> None:
 
 
 @given(histories())
-def test_json_round_trip_keeps_every_value_including_nan(tmp_path_factory: pytest.TempPathFactory, h: History) -> None:
+def test_json_round_trip_keeps_every_value_including_nan(
+    tmp_path_factory: pytest.TempPathFactory, h: History
+) -> None:
     path = tmp_path_factory.mktemp("h") / "h.json"
     h.to_json(path)
     back = History.from_json(path)

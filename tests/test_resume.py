@@ -12,9 +12,17 @@ from typing import Any
 
 import pytest
 import torch
-from training_helpers import blobs, mlp, weights
 
-from cnnkit.training import Callback, EarlyStopping, FitState, History, ModelCheckpoint, Trainer, load_checkpoint
+from cnnkit.training import (
+    Callback,
+    EarlyStopping,
+    FitState,
+    History,
+    ModelCheckpoint,
+    Trainer,
+    load_checkpoint,
+)
+from training_helpers import blobs, mlp, weights
 
 TESTS = Path(__file__).resolve().parent
 EPOCHS = 4
@@ -39,14 +47,22 @@ class Killer(Callback):
             raise KeyboardInterrupt
 
 
-def _setup(ckpt_dir: Path, extra: list[Any]) -> tuple[torch.nn.Module, Trainer, tuple[Any, Any], tuple[Any, Any]]:
+def _setup(
+    ckpt_dir: Path, extra: list[Any]
+) -> tuple[torch.nn.Module, Trainer, tuple[Any, Any], tuple[Any, Any]]:
     xv, yv = blobs(16, seed=1)
     # Flipped validation labels: the best val_loss comes early, so the final weights are
     # EarlyStopping's restored best weights, which only match if its state was resumed too.
     train, val = blobs(40), (xv, 1 - yv)
     trainer = Trainer(
-        max_epochs=EPOCHS, batch_size=8, lr=3e-3, scheduler="onecycle", weight_decay=0.01,
-        seed=7, augment=_flip, progress=False,
+        max_epochs=EPOCHS,
+        batch_size=8,
+        lr=3e-3,
+        scheduler="onecycle",
+        weight_decay=0.01,
+        seed=7,
+        augment=_flip,
+        progress=False,
         callbacks=[*extra, EarlyStopping(patience=50), ModelCheckpoint(ckpt_dir)],
     )
     return mlp(dropout=0.25), trainer, train, val
@@ -108,7 +124,9 @@ def test_resume_after_a_real_sigkill_is_bitwise_identical(tmp_path: Path) -> Non
 def test_resume_of_a_finished_or_stopped_run_trains_no_more(tmp_path: Path) -> None:
     x, y = blobs(16)
     stopper = EarlyStopping("train_loss", patience=0, min_delta=100.0)
-    trainer = Trainer(max_epochs=5, batch_size=8, progress=False, callbacks=[stopper, ModelCheckpoint(tmp_path)])
+    trainer = Trainer(
+        max_epochs=5, batch_size=8, progress=False, callbacks=[stopper, ModelCheckpoint(tmp_path)]
+    )
     model = mlp()
     h = trainer.fit(model, (x, y))
     assert h.epochs == 2  # patience=0: stop at the first epoch that does not improve
@@ -122,7 +140,9 @@ def test_resume_of_a_finished_or_stopped_run_trains_no_more(tmp_path: Path) -> N
 def test_resume_errors(tmp_path: Path) -> None:
     x, y = blobs(16)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        Trainer(max_epochs=1, progress=False).fit(mlp(), (x, y), resume_from=tmp_path / "missing.pt")
+        Trainer(max_epochs=1, progress=False).fit(
+            mlp(), (x, y), resume_from=tmp_path / "missing.pt"
+        )
     torch.save({"w": torch.ones(1)}, tmp_path / "plain.pt")
     with pytest.raises(ValueError, match="not a cnnkit checkpoint"):
         Trainer(max_epochs=1, progress=False).fit(mlp(), (x, y), resume_from=tmp_path / "plain.pt")
@@ -130,5 +150,7 @@ def test_resume_errors(tmp_path: Path) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         stopper = EarlyStopping("train_loss", patience=3)
-        Trainer(max_epochs=2, progress=False, callbacks=[stopper]).fit(mlp(), (x, y), resume_from=tmp_path / "last.pt")
+        Trainer(max_epochs=2, progress=False, callbacks=[stopper]).fit(
+            mlp(), (x, y), resume_from=tmp_path / "last.pt"
+        )
     assert any("no state for callback EarlyStopping:0" in str(w.message) for w in caught)

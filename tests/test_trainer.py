@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-from training_helpers import blobs, bn_model, mlp, same_weights, weights
 
 from cnnkit.training import Callback, FitState, Trainer
+from training_helpers import blobs, bn_model, mlp, same_weights, weights
 
 T = functools.partial(Trainer, progress=False)
 
@@ -53,13 +53,20 @@ def test_uint8_normalize_numpy_dataset_and_dataloader_paths_agree() -> None:
     xu8 = torch.randint(0, 256, (48, 3, 6, 6), dtype=torch.uint8, generator=g)
     y = torch.arange(48) % 2
     mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
-    xf = (xu8.float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    xf = (xu8.float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(
+        1, 3, 1, 1
+    )
     models = [mlp() for _ in range(5)]
     T(max_epochs=2, batch_size=16, seed=0, normalize=(mean, std)).fit(models[0], (xu8, y))
     T(max_epochs=2, batch_size=16, seed=0).fit(models[1], (xf, y))
     T(max_epochs=2, batch_size=16, seed=0).fit(models[2], (xf.numpy(), y.numpy()))
     T(max_epochs=2, batch_size=16, seed=0).fit(models[3], TensorDataset(xf, y))
-    loader = DataLoader(TensorDataset(xf, y), batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(5))
+    loader = DataLoader(
+        TensorDataset(xf, y),
+        batch_size=16,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(5),
+    )
     h = T(max_epochs=2, batch_size=16, seed=0).fit(models[4], loader)
     ref = weights(models[1])
     for m in models[:4]:
@@ -142,7 +149,11 @@ def test_schedulers() -> None:
 
     h = T(max_epochs=3, batch_size=8, scheduler=factory, lr=0.1).fit(mlp(), (x, y))
     assert calls == [12] and h.lr == pytest.approx([0.1, 0.05, 0.025])
-    plateau = functools.partial(lambda opt, total: torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5, threshold=10.0))
+    plateau = functools.partial(
+        lambda opt, total: torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, patience=0, factor=0.5, threshold=10.0
+        )
+    )
     h = T(max_epochs=3, batch_size=8, scheduler=plateau, lr=0.1).fit(mlp(), (x, y))
     assert h.lr == pytest.approx([0.1, 0.05, 0.025])  # never "improves" by 10x, halves each epoch
 
@@ -161,7 +172,9 @@ def test_evaluate_and_predict_match_a_hand_computation() -> None:
         ref = model(x)
     torch.testing.assert_close(logits, ref)
     res = trainer.evaluate(model, (x, y))
-    assert res["loss"] == pytest.approx(F.cross_entropy(ref, y, label_smoothing=0.1).item(), rel=1e-5)
+    assert res["loss"] == pytest.approx(
+        F.cross_entropy(ref, y, label_smoothing=0.1).item(), rel=1e-5
+    )
     assert res["accuracy"] == pytest.approx((ref.argmax(1) == y).float().mean().item())
     torch.testing.assert_close(trainer.predict(model, TensorDataset(x)), ref)
 
@@ -174,7 +187,7 @@ def test_bf16_mixed_on_cpu_autocasts_and_16_mixed_on_cpu_is_refused() -> None:
     h = T(max_epochs=1, batch_size=8, precision="bf16-mixed").fit(model, (x, y))
     assert dtypes == {torch.bfloat16} and math.isfinite(h.train_loss[0])
     assert model[-1].weight.dtype == torch.float32  # master weights stay fp32
-    with pytest.raises(ValueError, match="16-mixed.*bf16-mixed"):
+    with pytest.raises(ValueError, match=r"16-mixed.*bf16-mixed"):
         T(max_epochs=1, precision="16-mixed", device="cpu").fit(mlp(), (x, y))
     with pytest.raises(ValueError, match="precision"):
         T(max_epochs=1, precision="fp16")
@@ -236,12 +249,20 @@ class _Counting(nn.Module):
 @pytest.mark.parametrize(
     ("train", "val", "match"),
     [
-        ((blobs(8)[0], torch.tensor([0, 1, 2, 0, 1, 0, 1, 0])), None, r"labels span \[0, 2\].*2 logits"),
+        (
+            (blobs(8)[0], torch.tensor([0, 1, 2, 0, 1, 0, 1, 0])),
+            None,
+            r"labels span \[0, 2\].*2 logits",
+        ),
         ((blobs(8)[0], torch.tensor([0, 1, -1, 0, 1, 0, 1, 0])), None, r"\[-1, 1\]"),
         ((blobs(8)[0], blobs(8)[1]), (blobs(4)[0], torch.tensor([0, 1, 5, 0])), "val labels"),
         ((blobs(8)[0][:0], blobs(8)[1][:0]), None, "empty"),
         ((blobs(8)[0], blobs(7)[1]), None, "8 samples but y has 7"),
-        ((blobs(8)[0].permute(0, 2, 3, 1).contiguous(), blobs(8)[1]), None, r"NHWC.*permute\(0, 3, 1, 2\)"),
+        (
+            (blobs(8)[0].permute(0, 2, 3, 1).contiguous(), blobs(8)[1]),
+            None,
+            r"NHWC.*permute\(0, 3, 1, 2\)",
+        ),
         ((blobs(8)[0], blobs(8)[1]), blobs(4)[0], "without labels"),
         ((blobs(8)[0], blobs(8)[1]), (blobs(4)[0], None), "without labels"),
         ((blobs(8)[0], blobs(8)[1].float()), None, "integers"),
@@ -255,8 +276,10 @@ def test_bad_inputs_fail_before_any_training_step(train: object, val: object, ma
     before = weights(model)
     with pytest.raises((ValueError, TypeError), match=match):
         T(max_epochs=1, batch_size=4).fit(model, train, val)
-    assert model.train_calls == 0 and same_weights(model, model) and all(
-        torch.equal(v, weights(model)[k]) for k, v in before.items()
+    assert (
+        model.train_calls == 0
+        and same_weights(model, model)
+        and all(torch.equal(v, weights(model)[k]) for k, v in before.items())
     )
 
 
@@ -280,22 +303,33 @@ def test_options_are_validated_and_replace_copies() -> None:
     assert (new.lr, new.max_epochs, base.lr, base.max_epochs) == (3e-4, 10, 1e-3, 3)
     with pytest.raises(TypeError, match="did you mean weight_decay"):
         base.replace(weight_decy=0.1)
-    for bad in ({"lr": 0}, {"batch_size": 0}, {"optimizer": "lamb"}, {"scheduler": "step"},
-                {"label_smoothing": 1.0}, {"grad_clip": -1.0}, {"accumulate": 0}):
+    for bad in (
+        {"lr": 0},
+        {"batch_size": 0},
+        {"optimizer": "lamb"},
+        {"scheduler": "step"},
+        {"label_smoothing": 1.0},
+        {"grad_clip": -1.0},
+        {"accumulate": 0},
+    ):
         with pytest.raises(ValueError, match=next(iter(bad))):
             base.replace(**bad)
     with pytest.raises(TypeError, match="protocol"):
         Trainer(max_epochs=1, callbacks=[object()])
 
 
-def test_progress_lines_bar_and_silence(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_lines_bar_and_silence(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     x, y = blobs(16)
     Trainer(max_epochs=2, batch_size=8, progress=False).fit(mlp(), (x, y))
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
     Trainer(max_epochs=2, batch_size=8).fit(mlp(), (x, y), (x, y))
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and lines[0].startswith("epoch 1/2  train_loss") and "val_acc" in lines[1]
+    assert (
+        len(lines) == 2 and lines[0].startswith("epoch 1/2  train_loss") and "val_acc" in lines[1]
+    )
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     Trainer(max_epochs=2, batch_size=8).fit(mlp(), (x, y))
     out = capsys.readouterr()
@@ -307,15 +341,19 @@ def test_lr_find_restores_the_model_and_suggests_a_rate() -> None:
     model = mlp(dropout=0.2)
     before = weights(model)
     rng = torch.get_rng_state()
-    res = T(max_epochs=1, batch_size=16).lr_find(model, (x, y), start_lr=1e-5, end_lr=10.0, num_iter=40)
+    res = T(max_epochs=1, batch_size=16).lr_find(
+        model, (x, y), start_lr=1e-5, end_lr=10.0, num_iter=40
+    )
     assert all(torch.equal(v, weights(model)[k]) for k, v in before.items())
     assert torch.equal(torch.get_rng_state(), rng)
     assert res.lrs[0] == pytest.approx(1e-5)
-    assert all(b > a for a, b in zip(res.lrs, res.lrs[1:]))
+    assert all(b > a for a, b in zip(res.lrs, res.lrs[1:], strict=False))
     assert len(res.losses) == len(res.lrs) == len(res.smoothed) <= 40
     assert res.suggestion is not None and 1e-5 < res.suggestion < 10.0
     # A huge range diverges early and stops.
-    res = T(max_epochs=1, batch_size=16, optimizer=torch.optim.SGD).lr_find(model, (x, y), start_lr=1e-3, end_lr=1e6, num_iter=60)
+    res = T(max_epochs=1, batch_size=16, optimizer=torch.optim.SGD).lr_find(
+        model, (x, y), start_lr=1e-3, end_lr=1e6, num_iter=60
+    )
     assert len(res.lrs) < 60
     with pytest.raises(ValueError, match="start_lr"):
         T(max_epochs=1).lr_find(model, (x, y), start_lr=1.0, end_lr=0.1)

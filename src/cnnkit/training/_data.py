@@ -62,7 +62,9 @@ def _check_labels_dtype(y: torch.Tensor, what: str) -> torch.Tensor:
         return y if y.dtype == torch.int64 else y.long()
     if y.ndim == 2:
         if not y.dtype.is_floating_point:
-            raise TypeError(f"soft targets {what} of shape {tuple(y.shape)} must be float, got {y.dtype}")
+            raise TypeError(
+                f"soft targets {what} of shape {tuple(y.shape)} must be float, got {y.dtype}"
+            )
         return y
     raise ValueError(
         f"{what} must have shape (N,) (class indices) or (N, num_classes) (soft targets), "
@@ -79,9 +81,13 @@ class TensorSource:
         self.y = None if y is None else _check_labels_dtype(_to_tensor(y, f"{role} y"), f"{role} y")
         n = self.x.shape[0] if self.x.ndim else 0
         if self.x.ndim < 2:
-            raise ValueError(f"{role} X must have shape (N, ...) with a sample axis, got {tuple(self.x.shape)}")
+            raise ValueError(
+                f"{role} X must have shape (N, ...) with a sample axis, got {tuple(self.x.shape)}"
+            )
         if n == 0:
-            raise ValueError(f"{role} data is empty (X has shape {tuple(self.x.shape)}); pass at least one sample")
+            raise ValueError(
+                f"{role} data is empty (X has shape {tuple(self.x.shape)}); pass at least one sample"
+            )
         if self.y is not None and self.y.shape[0] != n:
             raise ValueError(
                 f"{role} X has {n} samples but y has {self.y.shape[0]}; X and y must have the same length"
@@ -125,7 +131,9 @@ class TensorSource:
 class LoaderSource:
     """A ``Dataset`` or ``DataLoader``; items/batches are ``(x, y)`` (or ``x`` for prediction)."""
 
-    def __init__(self, data: Dataset[Any] | DataLoader[Any], role: str, num_workers: int, pin: bool) -> None:
+    def __init__(
+        self, data: Dataset[Any] | DataLoader[Any], role: str, num_workers: int, pin: bool
+    ) -> None:
         self.role = role
         self.loader = data if isinstance(data, DataLoader) else None
         self.dataset: Dataset[Any] = data.dataset if isinstance(data, DataLoader) else data
@@ -186,7 +194,13 @@ class LoaderSource:
         for batch in loader:
             x, y = self._split(batch)
             xt = _to_tensor(x, f"{self.role} batch")
-            yt = None if y is None else _check_labels_dtype(_to_tensor(y, f"{self.role} labels"), f"{self.role} labels")
+            yt = (
+                None
+                if y is None
+                else _check_labels_dtype(
+                    _to_tensor(y, f"{self.role} labels"), f"{self.role} labels"
+                )
+            )
             if yt is not None and yt.ndim == 1 and self.num_classes is not None and yt.numel():
                 lo, hi = int(yt.min()), int(yt.max())
                 if lo < 0 or hi >= self.num_classes:
@@ -216,17 +230,23 @@ class LoaderSource:
                 self.dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed
             )
             loader = DataLoader(
-                self.dataset, batch_size=max(1, batch_size // world), sampler=dsampler,
-                num_workers=self.num_workers, pin_memory=self.pin,
+                self.dataset,
+                batch_size=max(1, batch_size // world),
+                sampler=dsampler,
+                num_workers=self.num_workers,
+                pin_memory=self.pin,
             )
         else:
             # The same permutation as the tensor fast path, so both paths see identical batches.
             order = torch.randperm(len(self.dataset), generator=gen).tolist()  # type: ignore[arg-type]
             loader = DataLoader(
-                self.dataset, batch_size=batch_size, sampler=order,
+                self.dataset,
+                batch_size=batch_size,
+                sampler=order,
                 # Workers' seeds come from here; a generator of its own leaves ``gen`` untouched.
                 generator=torch.Generator().manual_seed(gen.initial_seed() + epoch),
-                num_workers=self.num_workers, pin_memory=self.pin,
+                num_workers=self.num_workers,
+                pin_memory=self.pin,
             )
         return self._iterate(loader, world)
 
@@ -237,8 +257,11 @@ class LoaderSource:
             return self._iterate(self.loader, 1)
         n = len(self.dataset)  # type: ignore[arg-type]
         loader = DataLoader(
-            self.dataset, batch_size=max(1, batch_size // world), sampler=range(rank, n, world),
-            num_workers=self.num_workers, pin_memory=self.pin,
+            self.dataset,
+            batch_size=max(1, batch_size // world),
+            sampler=range(rank, n, world),
+            num_workers=self.num_workers,
+            pin_memory=self.pin,
         )
         return self._iterate(loader, world)
 
@@ -246,7 +269,9 @@ class LoaderSource:
 Source = TensorSource | LoaderSource
 
 
-def as_source(data: Any, role: str, *, labels: bool, num_workers: int = 0, pin: bool = False) -> Source:
+def as_source(
+    data: Any, role: str, *, labels: bool, num_workers: int = 0, pin: bool = False
+) -> Source:
     """Wrap user data for ``fit``/``evaluate``/``predict``.
 
     Args:
@@ -264,7 +289,9 @@ def as_source(data: Any, role: str, *, labels: bool, num_workers: int = 0, pin: 
         return LoaderSource(data, role, num_workers, pin)
     if isinstance(data, (tuple, list)):
         if len(data) != 2:
-            raise ValueError(f"{role} must be (X, y); got a {type(data).__name__} of length {len(data)}")
+            raise ValueError(
+                f"{role} must be (X, y); got a {type(data).__name__} of length {len(data)}"
+            )
         x, y = data
         if y is None and labels:
             raise ValueError(f"{role} was given without labels (y is None); pass {role}=(X, y)")

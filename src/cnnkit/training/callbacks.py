@@ -134,7 +134,7 @@ def callback_keys(callbacks: list[Any]) -> list[str]:
 def callback_states(callbacks: list[Any]) -> dict[str, Any]:
     """``{key: cb.state_dict()}`` for every callback that has a ``state_dict`` method."""
     out = {}
-    for key, cb in zip(callback_keys(callbacks), callbacks):
+    for key, cb in zip(callback_keys(callbacks), callbacks, strict=False):
         fn = getattr(cb, "state_dict", None)
         if callable(fn):
             out[key] = fn()
@@ -355,7 +355,9 @@ class ModelCheckpoint(Callback):
         mode: str = "auto",
     ) -> None:
         if not (save_best or save_last):
-            raise ValueError("ModelCheckpoint with save_best=False and save_last=False saves nothing")
+            raise ValueError(
+                "ModelCheckpoint with save_best=False and save_last=False saves nothing"
+            )
         self.dirpath = Path(dirpath)
         self.save_best = save_best
         self.save_last = save_last
@@ -441,7 +443,5 @@ def callback_from_dict(spec: dict[str, Any]) -> Callback:
     spec = copy.deepcopy(dict(spec))
     kind = spec.pop("type", None)
     if kind not in _REGISTRY:
-        raise ValueError(
-            f"unknown callback type {kind!r}; expected one of {sorted(_REGISTRY)}"
-        )
+        raise ValueError(f"unknown callback type {kind!r}; expected one of {sorted(_REGISTRY)}")
     return _REGISTRY[kind](**spec)

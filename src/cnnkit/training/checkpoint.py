@@ -103,7 +103,7 @@ def get_rng_state(shuffle: torch.Generator | None = None) -> dict[str, Any]:
         Dict with ``torch`` (CPU), ``cuda`` (list, one per device), ``numpy``, ``python`` and
         ``shuffle`` states.
     """
-    np_state = np.random.get_state()
+    np_state: Any = np.random.get_state()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],

@@ -65,7 +65,9 @@ def _floats(values: Any, key: str) -> list[float]:
     if values is None:
         return []
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise TypeError(f"History series {key!r} must be a list of numbers, got {type(values).__name__}")
+        raise TypeError(
+            f"History series {key!r} must be a list of numbers, got {type(values).__name__}"
+        )
     out = []
     for v in values:
         if v is None:

@@ -151,7 +151,9 @@ class Trainer:
             otherwise, nothing with ``False``. Only rank 0 prints.
         num_workers: DataLoader workers for ``Dataset`` inputs (the in-memory fast path needs
             none).
-        sync_batchnorm: Under DDP, convert batch norm layers to ``SyncBatchNorm``.
+        sync_batchnorm: Under DDP on CUDA, convert batch norm layers to ``SyncBatchNorm`` so
+            statistics are computed over the global batch (torch supports it on GPUs only; a
+            clear error on CPU). Ignored in single-process runs.
         augment: ``augment(x, y) -> (x, y)`` applied to every training batch on the device,
             after uint8 images become floats in ``[0, 1]`` and before ``normalize`` (e.g. a
             ``cnnkit.augment`` pipeline, or ``Mixup`` which returns soft targets).
@@ -222,20 +224,28 @@ class Trainer:
         if isinstance(self.optimizer, str) and self.optimizer not in _OPTIMIZERS:
             raise bad("optimizer", f"must be one of {_OPTIMIZERS} or a factory(param_groups, lr=)")
         if isinstance(self.scheduler, str) and self.scheduler not in _SCHEDULERS:
-            raise bad("scheduler", f"must be None, one of {_SCHEDULERS} or a factory(optimizer, total_steps)")
+            raise bad(
+                "scheduler",
+                f"must be None, one of {_SCHEDULERS} or a factory(optimizer, total_steps)",
+            )
         if self.precision not in _PRECISIONS:
             raise bad("precision", f"must be one of {_PRECISIONS}")
         if self.loss is not None and not callable(self.loss):
             raise bad("loss", "must be None or a callable loss(logits, targets)")
         if self.augment is not None and not callable(self.augment):
             raise bad("augment", "must be None or a callable augment(x, y) -> (x, y)")
-        if self.normalize is not None and (len(self.normalize) != 2 or len(self.normalize[0]) != len(self.normalize[1])):
+        if self.normalize is not None and (
+            len(self.normalize) != 2 or len(self.normalize[0]) != len(self.normalize[1])
+        ):
             raise bad("normalize", "must be (mean, std) with one value per channel in each")
         if self.normalize is not None and any(s <= 0 for s in self.normalize[1]):
             raise bad("normalize", "std values must be > 0")
         self.callbacks = tuple(self.callbacks)
         for cb in self.callbacks:
-            if not any(hasattr(cb, h) for h in ("on_fit_start", "on_epoch_start", "on_epoch_end", "on_fit_end")):
+            if not any(
+                hasattr(cb, h)
+                for h in ("on_fit_start", "on_epoch_start", "on_epoch_end", "on_fit_end")
+            ):
                 raise TypeError(
                     f"callback {cb!r} has none of on_fit_start/on_epoch_start/on_epoch_end/on_fit_end; "
                     "see cnnkit.training.callbacks for the protocol"
@@ -308,17 +318,31 @@ class Trainer:
             seed_everything(self.seed)
         pin = device.type == "cuda"
         train_src = as_source(train, "train", labels=True, num_workers=self.num_workers, pin=pin)
-        val_src = None if val is None else as_source(val, "val", labels=True, num_workers=self.num_workers, pin=pin)
+        val_src = (
+            None
+            if val is None
+            else as_source(val, "val", labels=True, num_workers=self.num_workers, pin=pin)
+        )
 
         if self.sync_batchnorm and info.enabled:
-            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            if device.type != "cuda":
+                raise ValueError(
+                    f"sync_batchnorm=True needs CUDA devices (torch's SyncBatchNorm only works "
+                    f"with GPU modules), but this run is on {device.type!r}; drop it on CPU (each "
+                    "rank then normalizes with the statistics of its own shard of the batch)"
+                )
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[no-untyped-call]
         run = self._setup(model, device, info)
         run.num_classes = self._check_model(run, train_src, val_src)
         run.params = [p for p in model.parameters() if p.requires_grad]
         if not run.params:
             raise ValueError("the model has no trainable parameters (all requires_grad=False)")
         run.optimizer = self._make_optimizer(model)
-        n_batches = train_src.num_batches(self.batch_size) if isinstance(train_src, TensorSource) else train_src.num_batches(self.batch_size, info.world_size)
+        n_batches = (
+            train_src.num_batches(self.batch_size)
+            if isinstance(train_src, TensorSource)
+            else train_src.num_batches(self.batch_size, info.world_size)
+        )
         steps_per_epoch = None if n_batches is None else math.ceil(n_batches / self.accumulate)
         run.scheduler = self._make_scheduler(run.optimizer, steps_per_epoch)
         if self.precision == "16-mixed" and device.type == "cuda":
@@ -336,10 +360,19 @@ class Trainer:
         callbacks = [c for c in self.callbacks if not isinstance(c, ModelCheckpoint)]
         callbacks += [c for c in self.callbacks if isinstance(c, ModelCheckpoint)]
         state = FitState(
-            trainer=self, model=model, optimizer=run.optimizer, scheduler=run.scheduler,
-            scaler=run.scaler, history=History(), epoch=0, max_epochs=self.max_epochs,
-            has_val=val_src is not None, is_main=info.is_main, world_size=info.world_size,
-            callbacks=callbacks, shuffle_generator=gen,
+            trainer=self,
+            model=model,
+            optimizer=run.optimizer,
+            scheduler=run.scheduler,
+            scaler=run.scaler,
+            history=History(),
+            epoch=0,
+            max_epochs=self.max_epochs,
+            has_val=val_src is not None,
+            is_main=info.is_main,
+            world_size=info.world_size,
+            callbacks=callbacks,
+            shuffle_generator=gen,
         )
         if resume_from is not None:
             self._resume(state, run, resume_from, device)
@@ -375,7 +408,9 @@ class Trainer:
         """
         device = self._resolve_device(ddp_util.DistInfo())
         self._check_precision(device)
-        src = as_source(data, "data", labels=True, num_workers=self.num_workers, pin=device.type == "cuda")
+        src = as_source(
+            data, "data", labels=True, num_workers=self.num_workers, pin=device.type == "cuda"
+        )
         run = self._setup(model, device, ddp_util.DistInfo())
         run.num_classes = self._check_model(run, src, None)
         was_training = model.training
@@ -400,7 +435,9 @@ class Trainer:
         """
         device = self._resolve_device(ddp_util.DistInfo())
         self._check_precision(device)
-        src = as_source(X, "predict", labels=False, num_workers=self.num_workers, pin=device.type == "cuda")
+        src = as_source(
+            X, "predict", labels=False, num_workers=self.num_workers, pin=device.type == "cuda"
+        )
         run = self._setup(model, device, ddp_util.DistInfo())
         was_training = model.training
         model.eval()
@@ -450,12 +487,16 @@ class Trainer:
             >>> # res = Trainer(max_epochs=1).lr_find(model, (X, y)); res.suggestion  # doctest: +SKIP
         """
         if not 0 < start_lr < end_lr:
-            raise ValueError(f"need 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}")
+            raise ValueError(
+                f"need 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}"
+            )
         if num_iter < 2:
             raise ValueError(f"num_iter must be >= 2, got {num_iter}")
         device = self._resolve_device(ddp_util.DistInfo())
         self._check_precision(device)
-        src = as_source(train, "train", labels=True, num_workers=self.num_workers, pin=device.type == "cuda")
+        src = as_source(
+            train, "train", labels=True, num_workers=self.num_workers, pin=device.type == "cuda"
+        )
         saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
         was_training = model.training
         rng = torch.get_rng_state()
@@ -464,7 +505,11 @@ class Trainer:
         run.params = [p for p in model.parameters() if p.requires_grad]
         opt = self._make_optimizer(model)
         run.optimizer = opt
-        scaler = _grad_scaler(device.type) if self.precision == "16-mixed" and device.type == "cuda" else None
+        scaler = (
+            _grad_scaler(device.type)
+            if self.precision == "16-mixed" and device.type == "cuda"
+            else None
+        )
         gen = torch.Generator().manual_seed(self.seed if self.seed is not None else 0)
         gamma = (end_lr / start_lr) ** (1.0 / (num_iter - 1))
         lrs: list[float] = []
@@ -505,7 +550,9 @@ class Trainer:
         return LRFindResult(lrs, losses, smoothed, _steepest(lrs, smoothed))
 
     # ------------------------------------------------------------------ the loop
-    def _train_epoch(self, run: _Run, batches: Iterator[Any], n_batches: int | None, bar: Any) -> dict[str, Any]:
+    def _train_epoch(
+        self, run: _Run, batches: Iterator[Any], n_batches: int | None, bar: Any
+    ) -> dict[str, Any]:
         """One pass over the training data. Per-step numbers stay on the device until the end."""
         net, opt, acc, world = run.net, run.optimizer, self.accumulate, run.info.world_size
         assert opt is not None
@@ -560,7 +607,12 @@ class Trainer:
         return norm.detach().float()
 
     def _run_epoch(
-        self, state: FitState, run: _Run, train: Source, val: Source | None, gen: torch.Generator,
+        self,
+        state: FitState,
+        run: _Run,
+        train: Source,
+        val: Source | None,
+        gen: torch.Generator,
         n_batches: int | None,
     ) -> None:
         """Train one epoch, validate, all-reduce the metrics and append them to the history."""
@@ -577,18 +629,22 @@ class Trainer:
         sums = torch.stack(res["sums"]) if res["sums"] else torch.zeros(0, device=dev)
         norms = torch.stack(res["norms"]) if res["norms"] else torch.zeros(0, device=dev)
         finite = torch.isfinite(norms)
-        extra = torch.stack([
-            torch.stack(res["correct"]).sum().float(),
-            torch.tensor(float(sum(res["ns"])), device=dev),
-            torch.where(finite, norms, torch.zeros_like(norms)).sum(),
-            finite.sum().float(),
-        ])
+        extra = torch.stack(
+            [
+                torch.stack(res["correct"]).sum().float(),
+                torch.tensor(float(sum(res["ns"])), device=dev),
+                torch.where(finite, norms, torch.zeros_like(norms)).sum(),
+                finite.sum().float(),
+            ]
+        )
         packed = ddp_util.all_reduce_sum(torch.cat([sums.double(), extra.double()]), info).tolist()
         k = len(res["sums"])
         global_ns = [n * info.world_size for n in res["ns"]] if info.enabled else res["ns"]
         if info.enabled:  # exact global batch sizes: all-reduce of the counts as well
-            global_ns = ddp_util.all_reduce_sum(torch.tensor(res["ns"], dtype=torch.float64, device=dev), info).tolist()
-        step_loss = [s / max(n, 1) for s, n in zip(packed[:k], global_ns)]
+            global_ns = ddp_util.all_reduce_sum(
+                torch.tensor(res["ns"], dtype=torch.float64, device=dev), info
+            ).tolist()
+        step_loss = [s / max(n, 1) for s, n in zip(packed[:k], global_ns, strict=False)]
         correct, count, norm_sum, norm_count = packed[k:]
         train_loss = sum(packed[:k]) / max(count, 1)
         hist.step_loss.extend(step_loss)
@@ -626,7 +682,9 @@ class Trainer:
                 warnings.warn(state.stop_reason, RuntimeWarning, stacklevel=3)
 
     @torch.no_grad()
-    def _eval_sums(self, run: _Run, src: Source, sharded: bool = False) -> tuple[float, float, float]:
+    def _eval_sums(
+        self, run: _Run, src: Source, sharded: bool = False
+    ) -> tuple[float, float, float]:
         """Summed loss, correct count and sample count over ``src`` (all-reduced if sharded)."""
         info = run.info if sharded else ddp_util.DistInfo()
         run.net.eval()
@@ -677,11 +735,14 @@ class Trainer:
         model.to(device)
         if self.channels_last:
             model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        loss_fn: LossFn
         if self.loss is None:
             ls = self.label_smoothing
 
-            def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
                 return F.cross_entropy(logits, target, label_smoothing=ls)
+
+            loss_fn = cross_entropy
         else:
             loss_fn = self.loss
         run = _Run(device=device, info=info, model=model, net=model, loss_fn=loss_fn)
@@ -698,7 +759,7 @@ class Trainer:
         was_training = model.training
         model.eval()
         try:
-            xs, ys = train.sample()
+            xs, _ys = train.sample()
             xb, _ = self._prepare(run, xs, None, train=False)
             try:
                 out = model(xb)
@@ -737,14 +798,18 @@ class Trainer:
         if self.device != "auto":
             dev = torch.device(self.device)
             if dev.type == "cuda" and not torch.cuda.is_available():
-                raise ValueError(f"Trainer(device={self.device!r}) but CUDA is not available; use device='auto' or 'cpu'")
+                raise ValueError(
+                    f"Trainer(device={self.device!r}) but CUDA is not available; use device='auto' or 'cpu'"
+                )
             if dev.type == "cuda" and dev.index is None and info.enabled:
                 dev = torch.device("cuda", info.local_rank)
             if dev.type == "cuda":
                 torch.cuda.set_device(dev)
             return dev
         if torch.cuda.is_available():
-            dev = torch.device("cuda", info.local_rank if info.enabled else torch.cuda.current_device())
+            dev = torch.device(
+                "cuda", info.local_rank if info.enabled else torch.cuda.current_device()
+            )
             torch.cuda.set_device(dev)
             return dev
         mps = getattr(torch.backends, "mps", None)
@@ -760,7 +825,9 @@ class Trainer:
                     "precision='16-mixed'"
                 )
             if device.type not in ("cuda", "cpu"):
-                raise ValueError(f"precision='bf16-mixed' is supported on CUDA and CPU, not {device.type!r}; use '16-mixed' or '32'")
+                raise ValueError(
+                    f"precision='bf16-mixed' is supported on CUDA and CPU, not {device.type!r}; use '16-mixed' or '32'"
+                )
         elif self.precision == "16-mixed" and device.type not in ("cuda", "mps"):
             raise ValueError(
                 f"precision='16-mixed' needs a CUDA or MPS device (got {device.type!r}); on CPU "
@@ -794,7 +861,9 @@ class Trainer:
         assert callable(self.optimizer)
         opt = self.optimizer(groups, lr=self.lr)
         if not isinstance(opt, torch.optim.Optimizer):
-            raise TypeError(f"the optimizer factory returned {type(opt).__name__}, not a torch.optim.Optimizer")
+            raise TypeError(
+                f"the optimizer factory returned {type(opt).__name__}, not a torch.optim.Optimizer"
+            )
         return opt
 
     def _make_scheduler(self, opt: torch.optim.Optimizer, steps_per_epoch: int | None) -> Any:
@@ -813,7 +882,9 @@ class Trainer:
         assert callable(self.scheduler)
         return self.scheduler(opt, total)
 
-    def _resume(self, state: FitState, run: _Run, path: str | os.PathLike[str], device: torch.device) -> None:
+    def _resume(
+        self, state: FitState, run: _Run, path: str | os.PathLike[str], device: torch.device
+    ) -> None:
         ckpt = load_checkpoint(path, map_location=device)
         state.model.load_state_dict(ckpt["model"])
         assert run.optimizer is not None
@@ -823,14 +894,16 @@ class Trainer:
         if run.scaler is not None and ckpt.get("scaler") is not None:
             run.scaler.load_state_dict(ckpt["scaler"])
         states = ckpt.get("callbacks") or {}
-        for key, cb in zip(callback_keys(state.callbacks), state.callbacks):
+        for key, cb in zip(callback_keys(state.callbacks), state.callbacks, strict=False):
             if key in states:
                 if hasattr(cb, "load_state_dict"):
                     cb.load_state_dict(states[key])
             elif getattr(cb, "state_dict", lambda: None)() is not None:
                 warnings.warn(
                     f"checkpoint {path} holds no state for callback {key} (it has "
-                    f"{sorted(states)}); {key} starts afresh", RuntimeWarning, stacklevel=3,
+                    f"{sorted(states)}); {key} starts afresh",
+                    RuntimeWarning,
+                    stacklevel=3,
                 )
         state.history = History.from_dict(ckpt["history"])
         state.epoch = int(ckpt["epoch"])
@@ -859,7 +932,9 @@ class Trainer:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc=f"epoch {epoch}/{self.max_epochs}", leave=True, dynamic_ncols=True)
+        return tqdm(
+            total=total, desc=f"epoch {epoch}/{self.max_epochs}", leave=True, dynamic_ncols=True
+        )
 
     @staticmethod
     def _summary(h: History) -> str:
@@ -901,7 +976,9 @@ def _total_norm(params: list[nn.Parameter]) -> torch.Tensor:
     get_total_norm = getattr(nn.utils, "get_total_norm", None)
     if get_total_norm is not None:  # torch >= 2.6
         return get_total_norm(grads)  # type: ignore[no-any-return]
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    norms = torch.stack([torch.linalg.vector_norm(g) for g in grads])
+    total: torch.Tensor = torch.linalg.vector_norm(norms)
+    return total
 
 
 def _grad_scaler(device_type: str) -> Any:
@@ -927,7 +1004,7 @@ def _cycle(make: Callable[[], Iterator[Any]]) -> Iterator[Any]:
 
 def _steepest(lrs: list[float], losses: list[float]) -> float | None:
     """The lr at the most negative slope of loss against log(lr), ignoring the first/last points."""
-    finite = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)]
+    finite = [(lr, loss) for lr, loss in zip(lrs, losses, strict=False) if math.isfinite(loss)]
     if len(finite) < 5:
         return None
     x = np.log(np.array([p[0] for p in finite]))
@@ -935,4 +1012,3 @@ def _steepest(lrs: list[float], losses: list[float]) -> float | None:
     slope = np.gradient(y, x)
     inner = slope[1:-1]
     return float(finite[int(np.argmin(inner)) + 1][0])
-
