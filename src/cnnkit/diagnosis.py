@@ -695,8 +695,11 @@ def diagnose(
     if planned_epochs is not None and planned_epochs < 1:
         raise ValueError(f"planned_epochs must be a positive integer, got {planned_epochs!r}")
     series, notes = _extract(history)
-    return _Diagnoser(series, notes, num_classes, target_accuracy, planned_epochs,
-                      chance_accuracy).run()
+    # Extreme but finite values (1e308) can overflow in differences and ratios; the rules treat the
+    # resulting inf/NaN through their isfinite checks, so numpy's warnings would only be noise.
+    with np.errstate(all="ignore"):
+        return _Diagnoser(series, notes, num_classes, target_accuracy, planned_epochs,
+                          chance_accuracy).run()
 
 
 class _Diagnoser:
@@ -793,16 +796,16 @@ class _Diagnoser:
         if g is not None and np.isfinite(g).any():
             clip = max(float(np.nanmedian(np.where(np.isfinite(g), g, np.nan))) * 2, 1e-3)
         rem = _diverge_remedies(self.lr, clip)
-        found = False
+        parts, ev = [], {}
         for key, x in (("train_loss", self.tl), ("val_loss", self.vl)):
             if x is not None and not np.isfinite(x).all():
                 bad = int(np.flatnonzero(~np.isfinite(x))[0])
-                self.add("non-finite-loss", Label.DIVERGING, Severity.ERROR,
-                         f"{key} became {x[bad]} at epoch {bad + 1}.",
-                         {"series": key, "epoch": bad + 1, "value": str(x[bad]),
-                          "non_finite_epochs": int((~np.isfinite(x)).sum())}, rem)
-                found = True
-        if found:
+                parts.append(f"{key} became {x[bad]} at epoch {bad + 1}")
+                ev.update({f"{key}_epoch": bad + 1, f"{key}_value": str(x[bad]),
+                           f"{key}_non_finite_epochs": int((~np.isfinite(x)).sum())})
+        if parts:
+            self.add("non-finite-loss", Label.DIVERGING, Severity.ERROR, "; ".join(parts) + ".",
+                     ev, rem)
             return True
         loss = self.primary_loss
         assert loss is not None
