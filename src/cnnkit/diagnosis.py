@@ -1110,15 +1110,18 @@ def _records_to_series(records: list[dict[str, Any]], columns: list[str],
                        path: Path) -> dict[str, list[float]]:
     """Group rows by epoch (mean of the values logged in each epoch), keep recognized columns,
     and keep the epochs where every recognized core series has a value."""
+    # A column that exists but is empty throughout (Lightning writes every key in the header)
+    # does not count: e.g. train_loss_epoch when only train_loss_step was logged.
+    filled = {col for rec in records for col, v in rec.items() if v is not None and v != ""}
     best: dict[str, tuple[int, str]] = {}
-    for col in columns:
+    for col in (c for c in columns if c in filled):
         cn = canonical_name(col)
         if cn is not None and (cn[0] not in best or cn[1] < best[cn[0]][0]):
             best[cn[0]] = (cn[1], col)
     if "train_loss" not in best and "val_loss" not in best:
         raise ValueError(
-            f"no loss column in {path}: found columns {columns}; expected a training or validation "
-            "loss such as 'train_loss', 'loss', 'train_loss_epoch' or 'val_loss' "
+            f"no non-empty loss column in {path}: found columns {columns}; expected a training or "
+            "validation loss such as 'train_loss', 'loss', 'train_loss_epoch' or 'val_loss' "
             "(see docs/diagnosis.md)"
         )
     epoch_col = next((c for c in columns if c.strip().lower() == "epoch"), None)
