@@ -167,3 +167,21 @@ def test_json_records_and_nested_history(tmp_path: Path) -> None:
     d2 = diagnose_file(p2)
     assert d2.label == Label.OVERFITTING
     assert math.isclose(d2.summary["val_loss_final"], h["val_loss"][-1])
+
+
+def test_cnnkit_history_object_and_its_files(tmp_path: Path) -> None:
+    """The trainer's History (contract: from_dict/to_dict/to_csv/to_json) is read as-is."""
+    from cnnkit.training.history import History
+
+    h = _overfit_run()
+    h["val_loss"][-1] = float("inf")  # a non-finite loss is stored as it was
+    hist = History.from_dict({**h, "epoch_time": [0.1] * 30, "grad_norm": [1.0] * 30})
+    hist.to_csv(tmp_path / "h.csv")
+    hist.to_json(tmp_path / "h.json")
+    for d in (diagnose(hist), diagnose_file(tmp_path / "h.csv"), diagnose_file(tmp_path / "h.json")):
+        assert d.label == Label.DIVERGING
+        assert d.findings[0].evidence["val_loss_epoch"] == 30
+    h["val_loss"][-1] = h["val_loss"][-2]
+    hist = History.from_dict(h)
+    hist.to_json(tmp_path / "ok.json")
+    assert diagnose(hist).label == diagnose_file(tmp_path / "ok.json").label == Label.OVERFITTING

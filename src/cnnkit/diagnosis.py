@@ -43,11 +43,13 @@ import numpy.typing as npt
 from cnnkit.checks import check_data
 
 __all__ = [
+    "PRIORITY",
     "Diagnosis",
     "Finding",
     "Label",
     "Remedy",
     "Severity",
+    "canonical_name",
     "check_data",
     "diagnose",
     "diagnose_file",
@@ -471,7 +473,7 @@ def canonical_name(name: str) -> tuple[str, int] | None:
 
     Example:
         >>> canonical_name("val_accuracy"), canonical_name("train_loss_epoch")
-        (('val_acc', 0), ('train_loss', 0))
+        (('val_acc', 1), ('train_loss', 0))
     """
     toks, suffix = _tokens(name)
     if not toks or toks[0] in ("step", "test") or any(t.startswith("top") and t != "top1" for t in toks):
@@ -492,7 +494,7 @@ def canonical_name(name: str) -> tuple[str, int] | None:
         return None
     known = _VAL_TOKENS | _TRAIN_TOKENS | _ACC_TOKENS | {"loss"}
     extra = sum(t not in known for t in toks)
-    return f"{split}_{metric}", rank_suffix + 2 * extra - (suffix == "epoch")
+    return f"{split}_{metric}", rank_suffix + 2 * extra
 
 
 def _as_series(key: str, value: Any) -> FloatArray:
