@@ -489,3 +489,18 @@ def test_noise_estimate_is_blind_to_trend() -> None:
     noise = rng.normal(0, 0.02, 400)
     for trend in (0 * t, 3 - 0.01 * t, 2 * np.exp(-t / 50)):
         assert _noise(trend + noise) == pytest.approx(0.02, rel=0.15)
+
+
+def test_loss_drop_after_a_schedule_step_is_not_slow_convergence() -> None:
+    """A step decay of the rate at epoch 31 makes the loss drop and settle again; with the rate
+    logged, the segment since the step is judged alone (converged), without it the drop looks
+    like a loss still falling."""
+    rng = np.random.default_rng(0)
+    n = 40
+    t = np.arange(1, n + 1, dtype=float)
+    step = np.where(t > 30, 1 - np.exp(-(t - 30) / 1.5), 0.0)
+    tl = (0.4 + 0.3 * np.exp(-t / 4) - 0.1 * step) * (1 + rng.normal(0, 0.005, n))
+    h = {"train_loss": tl.tolist(), "val_loss": (tl + 0.05 + rng.normal(0, 0.005, n)).tolist()}
+    assert diagnose(h).label == Label.SLOW_CONVERGING
+    lr = np.where(t > 30, 1e-4, 1e-3).tolist()
+    assert diagnose({**h, "lr": lr}).label == Label.HEALTHY

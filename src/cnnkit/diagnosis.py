@@ -61,6 +61,10 @@ FloatArray = npt.NDArray[np.float64]
 # Rules and thresholds (each is documented with its rationale in docs/diagnosis.md as well).
 # ------------------------------------------------------------------------------------------------
 
+#: A learning rate that changes by at least this factor from one epoch to the next is a schedule
+#: step: trends are then judged only on the epochs since the last step, because the loss drop a
+#: step causes is the schedule's doing, not a sign of slow convergence.
+LR_STEP_FACTOR = 2.0
 #: Fewer finite epochs than this -> ``inconclusive``. A Mann-Kendall test on 5 points reaches
 #: p < 0.05 only for a perfectly monotone series, so 5 is the least that can show a trend at all.
 MIN_EPOCHS = 5
@@ -723,6 +727,7 @@ class _Diagnoser:
         self.lr: float | None = float(finite_lr[-1]) if finite_lr.size else None
         self.primary_loss = self.tl if self.tl is not None else self.vl
         self.chance, self.chance_source, self.classes = self._chance(num_classes, chance)
+        self.since_lr_step = self._since_lr_step(lr)
         self.findings: list[Finding] = []
         self.sigma = {k: _noise(v) for k, v in series.items() if k in _CORE}
         self.summary: dict[str, Any] = {"epochs": self.n, "chance": self.chance,
@@ -739,6 +744,20 @@ class _Diagnoser:
         c = round(math.exp(min(first, math.log(1000)))) if math.isfinite(first) else 2
         c = max(2, c)
         return 1.0 / c, f"inferred from first loss ~ ln({c})", float(c)
+
+    @staticmethod
+    def _since_lr_step(lr: FloatArray | None) -> int | None:
+        """Epochs run at the current rate since the last step change (factor >= LR_STEP_FACTOR)."""
+        if lr is None or lr.size < 2 or not (np.isfinite(lr).all() and (lr > 0).all()):
+            return None
+        ratio = lr[1:] / lr[:-1]
+        steps = np.flatnonzero((ratio >= LR_STEP_FACTOR) | (ratio <= 1 / LR_STEP_FACTOR))
+        return None if steps.size == 0 else int(lr.size - (steps[-1] + 1))
+
+    def window(self) -> int:
+        """Trailing window; never reaching back past a step change of the learning rate."""
+        w = _window(self.n)
+        return w if self.since_lr_step is None else min(w, max(self.since_lr_step, 2))
 
     def skill(self, acc: float) -> float:
         return (acc - self.chance) / max(1.0 - self.chance, 1e-9)
@@ -832,7 +851,7 @@ class _Diagnoser:
                      {"peak_loss": peak, "chance_loss": chance_loss, "accuracy_at_chance": True}, rem)
             return True
         if self.tl is not None and self.n >= MIN_EPOCHS:
-            w = _window(self.n)
+            w = self.window()
             tr = _trend(self.tl, w, +1, self.sigma["train_loss"])
             sm_min = float(np.min(_smooth(self.tl)))
             rise = lend - sm_min
@@ -912,7 +931,7 @@ class _Diagnoser:
                               "drop_sigmas": drop / sig}, () if found else _overfit_remedies(b + 1, n))
                     found = True
         if not found:
-            found = self._gap_widening(w)
+            found = self._gap_widening(self.window())
         return found
 
     def _acc_gap(self) -> float | None:
@@ -959,7 +978,7 @@ class _Diagnoser:
         gap, limit, kind = gs
         tail_gap = _tail_median(gap)
         if math.isfinite(tail_gap) and tail_gap >= limit:
-            improving = self._val_improving(_window(self.n))
+            improving = self._val_improving(self.window())
             self.add("large-gap", None, Severity.WARNING,
                      f"train/val {kind} gap is {tail_gap:.3f}"
                      + (" but validation is still improving: not overfitting yet; watch it."
@@ -1008,6 +1027,9 @@ class _Diagnoser:
         if self.tl is not None or self.vl is not None:
             x = self.tl if self.tl is not None else self.vl
             assert x is not None
+            if self.since_lr_step is not None:
+                # After a schedule step the loss follows a new curve: judge that segment alone.
+                x = x[-self.since_lr_step:]
             ok, ev = self._loss_still_improving(x)
             if ok:
                 extra = self._extra_epochs(x, ev["rate_ratio"])
@@ -1031,7 +1053,7 @@ class _Diagnoser:
             acc = self.va if self.va is not None else self.ta
             if acc is not None and np.isfinite(acc).sum() >= MIN_EPOCHS:
                 now = _tail_median(acc)
-                w = _window(self.n)
+                w = self.window()
                 slope = _theil_sen(acc[-w:][np.isfinite(acc[-w:])])
                 if now < self.target and slope > 0:
                     need = (self.target - now) / slope
@@ -1052,7 +1074,7 @@ class _Diagnoser:
             skill = self.skill(acc)
             low = (acc < self.target - UNDERFIT_TARGET_MARGIN if self.target is not None
                    else skill < UNDERFIT_MAX_SKILL)
-            w = _window(self.n)
+            w = self.window()
             tr = _trend(self.ta, w, +1, self.sigma["train_acc"])
             improving = tr.significant and tr.slope * self.n >= MIN_PROJECTED_ACC_GAIN
             if low and not improving:
