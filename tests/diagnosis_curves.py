@@ -50,6 +50,30 @@ def healthy(rng: np.random.Generator, classes: int) -> History:
     return _pack(tl, vl, ta, va)
 
 
+def _ar1(rng: np.random.Generator, n: int, sd: float, phi: float) -> np.ndarray:
+    """AR(1) noise with marginal std ``sd``: validation curves wander, they are not i.i.d."""
+    e = np.zeros(n)
+    for i in range(n):
+        e[i] = (phi * e[i - 1] if i else 0.0) + rng.normal(0.0, sd * math.sqrt(1 - phi**2))
+    return e
+
+
+def healthy_wandering(rng: np.random.Generator, classes: int) -> History:
+    """Converged run whose validation curves carry autocorrelated noise (AR(1), phi up to 0.8,
+    2-7 %): the hard case for false overfitting alarms."""
+    n = int(rng.choice([20, 30, 50, 100]))
+    t = np.arange(1, n + 1, dtype=float)
+    lc, c = math.log(classes), 1.0 / classes
+    tau = n * rng.uniform(1 / 12, 1 / 6)
+    phi, sd = rng.uniform(0.0, 0.8), rng.uniform(0.02, 0.07)
+    a_end = 0.93 if classes == 2 else 0.85
+    tl = _noisy(rng, _decay(t, lc, 0.3 * lc, tau), 0.01)
+    vl = _decay(t, lc, 0.42 * lc, tau) * (1 + _ar1(rng, n, sd, phi))
+    ta = _acc_noise(rng, _decay(t, c, a_end, tau), 0.005)
+    va = np.clip(_decay(t, c, a_end - 0.05, tau) + _ar1(rng, n, sd / 3, phi), 0, 1)
+    return _pack(tl, vl, ta, va)
+
+
 def overfitting(rng: np.random.Generator, classes: int) -> History:
     """Training loss keeps falling; validation loss is U-shaped (rises 20-80 % above its minimum)."""
     n = int(rng.choice([25, 40, 60, 100]))

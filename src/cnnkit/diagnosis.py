@@ -97,7 +97,12 @@ OVERFIT_RISE_SIGMAS = 3.0
 OVERFIT_MIN_REL_RISE = 0.05
 #: ... the minimum lies at least this many epochs before the end ("stayed there") ...
 OVERFIT_MIN_EPOCHS_AFTER_BEST = 3
-#: ... and the training loss did not rise meanwhile (a rising training loss is instability).
+#: ... and the training loss kept falling meanwhile: by at least this many of its noise units ...
+OVERFIT_TRAIN_DROP_SIGMAS = 2.0
+#: ... and this fraction of its value at the best epoch. A validation loss that wanders up while
+#: the training loss is flat is noise (validation noise is often autocorrelated, so its noise
+#: units understate it), and one that rises with the training loss is instability.
+OVERFIT_MIN_TRAIN_DROP = 0.05
 #: The same test on validation accuracy (drop below its smoothed maximum) uses these two:
 OVERFIT_ACC_DROP_SIGMAS = 3.0
 OVERFIT_MIN_ACC_DROP = 0.02
@@ -893,7 +898,8 @@ class _Diagnoser:
                 if self.tl is not None:
                     tls = _smooth(self.tl)
                     train_drop = float(tls[b] - _tail_median(self.tl))
-                    train_ok = train_drop > -self.sigma["train_loss"]
+                    train_ok = train_drop >= max(OVERFIT_TRAIN_DROP_SIGMAS * self.sigma["train_loss"],
+                                                 OVERFIT_MIN_TRAIN_DROP * abs(float(tls[b])))
                 if (rise >= OVERFIT_RISE_SIGMAS * sig and rise >= OVERFIT_MIN_REL_RISE * abs(vmin)
                         and train_ok):
                     gap = self._acc_gap()
