@@ -515,3 +515,17 @@ def test_wandering_validation_noise_is_rarely_called_overfitting() -> None:
     labels = [diagnose(healthy_wandering(np.random.default_rng([s, c, 99]), c)).label
               for s in range(50) for c in (2, 10)]
     assert labels.count(Label.HEALTHY) >= 97
+
+
+def test_erratic_loss_without_learning_is_divergence_but_noisy_near_zero_loss_is_not() -> None:
+    rng = np.random.default_rng(0)
+    n = 30
+    erratic = {"loss": (0.7 + np.abs(rng.normal(0, 0.6, n))).tolist(),
+               "accuracy": (0.5 + rng.normal(0, 0.03, n)).tolist()}
+    d = diagnose(erratic, num_classes=2)
+    assert (d.label, d.findings[0].code) == (Label.DIVERGING, "train-loss-erratic")
+    # A memorizing run: tiny loss with large relative jitter, accuracy 1.0: it has learnt.
+    t = np.arange(1, n + 1, dtype=float)
+    tiny = {"loss": (0.7 * np.exp(-t / 2) + np.abs(rng.normal(0, 0.002, n))).tolist(),
+            "accuracy": np.minimum(1.0, 0.5 + 0.1 * t).tolist()}
+    assert diagnose(tiny, num_classes=2).label != Label.DIVERGING

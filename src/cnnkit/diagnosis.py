@@ -149,6 +149,10 @@ DIVERGE_SPIKE_RATIO = 10.0
 #: A significant trailing rise of the training loss to this fraction above its own minimum is
 #: instability (too high a learning rate), not overfitting.
 DIVERGE_RISE_FRACTION = 0.5
+#: Training-loss noise (epoch to epoch) of at least this fraction of its level, in a run that has
+#: learnt little (the underfitting thresholds), is an erratic, unstable run. An epoch-mean training
+#: loss normally moves a few percent; near zero, relative noise is large but the run has learnt.
+DIVERGE_ERRATIC_FRACTION = 0.25
 #: Accuracy whose skill over chance is at most this is "at chance".
 AT_CHANCE_SKILL = 0.1
 #: A gradient norm this many times its median epoch value is an explosion.
@@ -868,6 +872,18 @@ class _Diagnoser:
                          f"(Mann-Kendall p={tr.p:.2g}).",
                          {"window": w, "slope": tr.slope, "p_value": tr.p, "min_loss": sm_min,
                           "final_loss": lend, "rise_sigmas": rise / sig}, rem)
+                return True
+            level = float(np.median(np.abs(self.tl[-w:])))
+            learnt = (self.skill(_tail_median(self.ta)) >= UNDERFIT_MAX_SKILL
+                      if self.ta is not None and np.isfinite(self.ta).any()
+                      else level < UNDERFIT_LOSS_FRACTION * math.log(self.classes))
+            if sig >= DIVERGE_ERRATIC_FRACTION * level and not learnt:
+                self.add("train-loss-erratic", Label.DIVERGING, Severity.WARNING,
+                         f"training loss jumps by about {sig / max(level, 1e-12):.0%} of its level "
+                         f"({level:.4g}) from epoch to epoch and the model has learnt little: the "
+                         "steps are too large.",
+                         {"noise": sig, "level": level, "noise_fraction": sig / max(level, 1e-12)},
+                         rem)
                 return True
         if g is not None and np.isfinite(g).any():
             med = float(np.nanmedian(np.where(np.isfinite(g), g, np.nan)))
