@@ -170,3 +170,12 @@ def test_bad_shapes_and_types() -> None:
         check_data(np.zeros((2, 3, 8, 8)), np.zeros(2, dtype=np.int64), num_classes=0)
     with pytest.raises(ValueError, match="pair"):
         check_data(np.zeros((2, 3, 8, 8)), np.zeros(2, dtype=np.int64), val=np.zeros(3))  # type: ignore[arg-type]
+
+
+def test_grayscale_photos_pass_and_grayscale_noise_is_flagged(
+        photos32: tuple[np.ndarray, np.ndarray]) -> None:
+    nhwc, y = photos32
+    grey = nhwc.mean(axis=3, keepdims=True).transpose(0, 3, 1, 2).astype(np.float32) / 255
+    assert not _codes(check_data(grey, y)) & LAYOUT_CODES
+    noise = np.random.default_rng(5).random(grey.shape).astype(np.float32)
+    assert "no-spatial-correlation" in _codes(check_data(noise, y))

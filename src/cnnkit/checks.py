@@ -152,15 +152,18 @@ def _image_findings(X: Array, split: str, seed: int) -> list[Finding]:
                            {"images": nconst, "first_index": int(np.flatnonzero(constant)[0]),
                             "split": split},
                            (Remedy("Check the loading code: blank or failed reads.", {}),)))
-    if layout_ok and c > 1 and h >= 4 and w >= 4:
+    if layout_ok and h >= 4 and w >= 4:
         usable = np.flatnonzero(~constant & finite)
         if usable.size:
             rng = np.random.default_rng(seed)
             pick = np.sort(rng.choice(usable, min(CORRELATION_SAMPLE, usable.size), replace=False))
             sample = np.ascontiguousarray(X[pick]).astype(np.float32)
             rh, rv = _neighbour_correlation(sample)
-            fixed = sample.reshape(len(pick), h, w, c).transpose(0, 3, 1, 2)
-            fh, fv = _neighbour_correlation(np.ascontiguousarray(fixed))
+            if c > 1:
+                fixed = sample.reshape(len(pick), h, w, c).transpose(0, 3, 1, 2)
+                fh, fv = _neighbour_correlation(np.ascontiguousarray(fixed))
+            else:  # one channel: reshape and permute agree, there is nothing to undo
+                fh, fv = rh, rv
             given, undone = min(rh, rv), min(fh, fv)
             ev = {"corr_across": rh, "corr_down": rv, "corr_across_if_unscrambled": fh,
                   "corr_down_if_unscrambled": fv, "sampled_images": len(pick), "split": split}
