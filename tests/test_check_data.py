@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from cnnkit.diagnosis import Finding, Severity, check_data
@@ -179,3 +182,16 @@ def test_grayscale_photos_pass_and_grayscale_noise_is_flagged(
     assert not _codes(check_data(grey, y)) & LAYOUT_CODES
     noise = np.random.default_rng(5).random(grey.shape).astype(np.float32)
     assert "no-spatial-correlation" in _codes(check_data(noise, y))
+
+
+@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=5, max_side=6),
+                  elements=st.floats(allow_nan=True, allow_infinity=True, width=32)),
+       hnp.arrays(np.int64, hnp.array_shapes(min_dims=1, max_dims=2, max_side=6),
+                  elements=st.integers(-3, 9)),
+       st.one_of(st.none(), st.integers(1, 5)))
+def test_arbitrary_arrays_give_findings_never_a_crash(
+        X: np.ndarray, y: np.ndarray, num_classes: int | None) -> None:
+    findings = check_data(X, y, num_classes=num_classes, val=(X, y))
+    assert all(isinstance(f, Finding) for f in findings)
+    for f in findings:
+        assert str(f) and f.to_dict()["code"] == f.code

@@ -68,7 +68,7 @@ def _to_numpy(x: Any, name: str) -> Array:
     raise TypeError(f"{name} must be a torch tensor or a numpy array, got {type(x).__name__}")
 
 
-def _neighbour_correlation(imgs: npt.NDArray[np.float32]) -> tuple[float, float]:
+def _neighbour_correlation(imgs: npt.NDArray[Any]) -> tuple[float, float]:
     """Mean lag-1 Pearson correlation across (horizontal) and down (vertical), images (S, C, H, W).
 
     Per image and channel over a central crop of at most CORRELATION_CROP pixels a side, then
@@ -76,16 +76,18 @@ def _neighbour_correlation(imgs: npt.NDArray[np.float32]) -> tuple[float, float]
     """
     h, w = imgs.shape[2:]
     top, left = max(0, (h - CORRELATION_CROP) // 2), max(0, (w - CORRELATION_CROP) // 2)
-    crop = imgs[:, :, top:top + CORRELATION_CROP, left:left + CORRELATION_CROP]
+    crop = imgs[:, :, top:top + CORRELATION_CROP, left:left + CORRELATION_CROP].astype(np.float64)
     a = crop - crop.mean(axis=(2, 3), keepdims=True)
 
-    def corr(u: npt.NDArray[np.float32], v: npt.NDArray[np.float32]) -> float:
+    def corr(u: npt.NDArray[np.float64], v: npt.NDArray[np.float64]) -> float:
         num = (u * v).sum(axis=(2, 3))
         den = np.sqrt((u * u).sum(axis=(2, 3)) * (v * v).sum(axis=(2, 3)))
-        ok = den > 0
+        ok = np.isfinite(num) & np.isfinite(den) & (den > 0)
         return float(np.mean(num[ok] / den[ok])) if ok.any() else math.nan
 
-    return corr(a[..., :, :-1], a[..., :, 1:]), corr(a[..., :-1, :], a[..., 1:, :])
+    # Values near the float limits overflow in the products; those channels are skipped (ok).
+    with np.errstate(over="ignore", invalid="ignore"):
+        return corr(a[..., :, :-1], a[..., :, 1:]), corr(a[..., :-1, :], a[..., 1:, :])
 
 
 def _image_findings(X: Array, split: str, seed: int) -> list[Finding]:

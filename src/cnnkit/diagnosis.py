@@ -787,7 +787,8 @@ class _Diagnoser:
                          f"judge a trend (run at least {need} more).",
                          {"epochs": self._finite_epochs(), "epochs_needed": MIN_EPOCHS,
                           "more_epochs": need},
-                         (Remedy(f"Train for at least {MIN_EPOCHS} epochs.",
+                         (Remedy(f"Train for at least {MIN_EPOCHS} epochs (10 give the trend tests "
+                                 "more power).",
                                  {"trainer": {"max_epochs": max(MIN_EPOCHS, 10)}}),))
             else:
                 overfit = self._overfitting()
