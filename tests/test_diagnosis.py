@@ -529,3 +529,11 @@ def test_erratic_loss_without_learning_is_divergence_but_noisy_near_zero_loss_is
     tiny = {"loss": (0.7 * np.exp(-t / 2) + np.abs(rng.normal(0, 0.002, n))).tolist(),
             "accuracy": np.minimum(1.0, 0.5 + 0.1 * t).tolist()}
     assert diagnose(tiny, num_classes=2).label != Label.DIVERGING
+
+
+def test_empty_preferred_name_falls_back_to_a_recorded_alias() -> None:
+    h = _steady(12)
+    d = diagnose({"train_loss": [], "loss": h["train_loss"], "val_loss_epoch": [],
+                  "val_loss": h["val_loss"]})
+    assert d.summary["train_loss_final"] == h["train_loss"][-1]
+    assert d.summary["val_loss_final"] == h["val_loss"][-1]

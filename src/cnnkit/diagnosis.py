@@ -540,26 +540,29 @@ def _extract(history: Any, source: str = "history") -> tuple[dict[str, FloatArra
             f"diagnose() needs a History, a Keras History or a mapping of per-epoch lists, "
             f"got {type(history).__name__}"
         )
-    best: dict[str, tuple[int, str]] = {}
+    candidates: dict[str, list[tuple[int, str]]] = {}
     for raw in history:
         c = canonical_name(str(raw))
-        if c is not None and (c[0] not in best or c[1] < best[c[0]][0]):
-            best[c[0]] = (c[1], str(raw))
+        if c is not None:
+            candidates.setdefault(c[0], []).append((c[1], str(raw)))
     keys = {str(k): k for k in history}
     series: dict[str, FloatArray] = {}
     notes: list[str] = []
-    for canon, (_, raw) in best.items():
-        value = history[keys[raw]]
-        if canon in _OPTIONAL:
-            try:
+    for canon, names in candidates.items():
+        # The best-ranked name that holds values (an empty list means "not recorded").
+        for _, raw in sorted(names):
+            value = history[keys[raw]]
+            if canon in _OPTIONAL:
+                try:
+                    arr = _as_series(raw, value)
+                except ValueError:
+                    notes.append(f"ignored {raw!r}: not a list of numbers")
+                    continue
+            else:
                 arr = _as_series(raw, value)
-            except ValueError:
-                notes.append(f"ignored {raw!r}: not a list of numbers")
-                continue
-        else:
-            arr = _as_series(raw, value)
-        if arr.size:
-            series[canon] = arr
+            if arr.size:
+                series[canon] = arr
+                break
     if "train_loss" not in series and "val_loss" not in series:
         found = ", ".join(repr(str(k)) for k in history) or "none"
         raise ValueError(
