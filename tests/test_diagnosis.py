@@ -237,8 +237,9 @@ def test_explosion_to_chance_is_divergence() -> None:
 def test_spike_then_stuck_at_chance_is_divergence() -> None:
     tl = [40.0, 25.0, 0.8, 0.7, 0.694, 0.693, 0.693, 0.692, 0.693, 0.693]
     acc = [0.5, 0.51, 0.49, 0.5, 0.5, 0.51, 0.5, 0.49, 0.5, 0.5]
-    d = diagnose({"loss": tl, "accuracy": acc}, num_classes=2)
-    assert d.label == Label.DIVERGING and d.findings[0].code == "loss-spike"
+    for classes in (2, None):  # a 40.0 first loss must not be read as exp(40) classes
+        d = diagnose({"loss": tl, "accuracy": acc}, num_classes=classes)
+        assert d.label == Label.DIVERGING and d.findings[0].code == "loss-spike"
 
 
 def test_nan_loss_is_divergence_with_grad_clip_from_grad_norms() -> None:

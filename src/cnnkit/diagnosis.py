@@ -153,6 +153,9 @@ DIVERGE_RISE_FRACTION = 0.5
 #: learnt little (the underfitting thresholds), is an erratic, unstable run. An epoch-mean training
 #: loss normally moves a few percent; near zero, relative noise is large but the run has learnt.
 DIVERGE_ERRATIC_FRACTION = 0.25
+#: Largest class count inferred from the first loss (ln 1000 = 6.9); a larger first loss is a
+#: blow-up, not a class count.
+INFER_MAX_CLASSES = 1000
 #: Accuracy whose skill over chance is at most this is "at chance".
 AT_CHANCE_SKILL = 0.1
 #: A gradient norm this many times its median epoch value is an explosion.
@@ -751,9 +754,15 @@ class _Diagnoser:
         if num_classes is not None:
             return 1.0 / num_classes, f"1/{num_classes} classes", float(num_classes)
         # Inferred: an untrained classifier's cross-entropy is about ln(C), and the first epoch's
-        # mean loss is at most that, so round(exp(L0)) is a rough lower bound on C.
-        first = _head_median(self.primary_loss, 1) if self.primary_loss is not None else math.nan
-        c = round(math.exp(min(first, math.log(1000)))) if math.isfinite(first) else 2
+        # mean loss is at most that, so round(exp(L0)) is a rough lower bound on C. A first loss
+        # above ln(INFER_MAX_CLASSES) is a blow-up, not a class count: then the smallest of the
+        # first three losses is used.
+        loss = self.primary_loss if self.primary_loss is not None else np.empty(0)
+        head = loss[np.isfinite(loss)][:3]
+        first = float(head[0]) if head.size else math.nan
+        if math.isfinite(first) and first > math.log(INFER_MAX_CLASSES):
+            first = float(head.min())
+        c = round(math.exp(min(first, math.log(INFER_MAX_CLASSES)))) if math.isfinite(first) else 2
         c = max(2, c)
         return 1.0 / c, f"inferred from first loss ~ ln({c})", float(c)
 
