@@ -232,7 +232,7 @@ class EarlyStopping(Callback):
 
     Example:
         >>> stopper = EarlyStopping(patience=3)
-        >>> # Trainer(max_epochs=50, callbacks=[stopper]).fit(model, train, val)  # doctest: +SKIP
+        >>> # Trainer(max_epochs=50, callbacks=[stopper]).fit(model, train, val)
     """
 
     def __init__(
@@ -341,7 +341,7 @@ class ModelCheckpoint(Callback):
 
     Example:
         >>> ckpt = ModelCheckpoint("runs/exp1")
-        >>> # Trainer(max_epochs=20, callbacks=[ckpt]).fit(model, train, val)  # doctest: +SKIP
+        >>> # Trainer(max_epochs=20, callbacks=[ckpt]).fit(model, train, val)
         >>> # later: Trainer(max_epochs=20, callbacks=[ckpt]).fit(model, train, val,
         >>> #            resume_from="runs/exp1/last.pt")
     """

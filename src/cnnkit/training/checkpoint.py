@@ -77,7 +77,7 @@ def load_checkpoint(
         ValueError: If the file is not a cnnkit checkpoint.
 
     Example:
-        >>> # load_checkpoint("runs/best.pt", model)   # doctest: +SKIP
+        >>> # load_checkpoint("runs/best.pt", model)
     """
     p = Path(path)
     if not p.is_file():
