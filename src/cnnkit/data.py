@@ -731,17 +731,16 @@ EMERGENCY_FRACTION = 85 / 201
 _SYNTH: dict[str, Any] = {
     "light_p": 0.8,  # emergency: chance of a red/blue light bar on the roof
     "stripe_p": 0.6,  # emergency: chance of a chequered livery stripe
-    "hidden_p": 0.3,  # emergency: chance that no cue is visible (unmarked vehicle)
-    "lookalike_p": 0.08,  # other vehicles: chance of a red/blue roof light (e.g. security car)
+    "hidden_p": 0.4,  # emergency: chance that no cue is visible (unmarked vehicle)
+    "lookalike_p": 0.1,  # other vehicles: chance of a red/blue roof light (e.g. security car)
     "rack_p": 0.5,  # other vehicles: chance of a roof rack or sign
     "decoy_p": 0.5,  # share of those roof items that are a single red, blue or amber sign
     "plain_stripe_p": 0.5,  # other vehicles: chance of a decorative stripe
     "decoy_chk_p": 0.5,  # share of those stripes that are black/white chequered
-    "stripe_h": (0.1, 0.2),  # stripe height, fraction of the body height
-    "bar_w": (0.12, 0.3),  # light bar length, fraction of the cabin length
-    "bar_h": (0.045, 0.08),  # light bar height, fraction of the image height
-    "noise": (0.02, 0.08),  # sensor noise standard deviation (pixel values in [0, 1])
-    "texture": (0.0, 0.0),  # amplitude of a blotchy background texture
+    "stripe_h": (0.15, 0.3),  # stripe height, fraction of the body height
+    "bar_w": (0.2, 0.4),  # light bar length, fraction of the cabin length
+    "bar_h": (0.06, 0.1),  # light bar height, fraction of the image height
+    "noise": (0.01, 0.05),  # sensor noise standard deviation (pixel values in [0, 1])
 }
 
 # The drawing is hand-written numpy rather than a drawing library (Pillow's ImageDraw, cairo):
@@ -787,11 +786,14 @@ def _disc(
 
 def _paint(img: np.ndarray[Any, Any], alpha: np.ndarray[Any, Any], colour: Any) -> None:
     """Blend ``colour`` ((n, 3) or (n, H, W, 3)) into ``img`` (n, H, W, 3) with ``alpha``."""
-    a = alpha[..., None].astype(np.float32)
     if colour.ndim == 2:
         colour = colour[:, None, None, :]
-    img *= 1.0 - a
-    img += a * colour
+    change = colour - img
+    change *= alpha[..., None]
+    img += change
+
+
+_CHUNK = 16
 
 
 def _draw_vehicles(n: int, size: int, seed: int, settings: dict[str, Any]) -> ImageDataset:
@@ -879,9 +881,7 @@ def _draw_vehicles(n: int, size: int, seed: int, settings: dict[str, Any]) -> Im
     livery_b = livery_b.astype(f32)
     plain_col = rng.uniform(0.05, 0.95, (n, 3)).astype(f32)
 
-    # Camera: mirror, exposure, colour cast, background texture, sensor noise.
-    texture_amp = u(*p["texture"])
-    texture = rng.uniform(-1, 1, (n, 3, 8, 8)).astype(f32)
+    # Camera: mirror, exposure, colour cast, sensor noise.
     gain = u(0.7, 1.15)
     cast = rng.uniform(-0.05, 0.05, (n, 3)).astype(f32)
     sigma = u(*p["noise"])
@@ -892,7 +892,7 @@ def _draw_vehicles(n: int, size: int, seed: int, settings: dict[str, Any]) -> Im
     xs = np.arange(size, dtype=f32)[None, None, :]
     ys = np.arange(size, dtype=f32)[None, :, None]
     noise_rng = np.random.default_rng(noise_seed)
-    chunk = 128  # images drawn at once: bounds memory (128 x 224 x 224 x 3 floats = 77 MB)
+    chunk = _CHUNK  # images drawn at once: bounds memory, keeps arrays in cache
     for start in range(0, n, chunk):
         sl = slice(start, min(start + chunk, n))
         m = sl.stop - sl.start
@@ -906,11 +906,6 @@ def _draw_vehicles(n: int, size: int, seed: int, settings: dict[str, Any]) -> Im
         for bx0, bx1, bh, bcol, present in buildings:
             hz = horizon[sl]
             _paint(img, _box(xs, ys, bx0[sl], bx1[sl], hz - bh[sl], hz + 1) * on(present), bcol[sl])
-        if p["texture"][1] > 0:
-            tex = torch.nn.functional.interpolate(
-                torch.from_numpy(texture[sl]), size=(size, size), mode="bilinear"
-            )
-            img += tex.permute(0, 2, 3, 1).numpy() * texture_amp[sl, None, None, None]
         road_alpha = np.broadcast_to(
             _coverage(ys, horizon[sl, None, None], np.float32(2 * s)), (m, size, size)
         )

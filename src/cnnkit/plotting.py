@@ -204,6 +204,11 @@ def plot_history(
 
 
 def _looks_like_history(mapping: Mapping[Any, Any]) -> bool:
-    """True when ``mapping`` is one history (has series keys), not ``{name: history}``."""
-    keys = {k for names in _ALIASES.values() for k in names} | {"epoch"}
-    return any(k in mapping for k in keys)
+    """True when ``mapping`` is one history, not ``{name: history}``.
+
+    A mapping whose values are all histories (mappings or objects with ``to_dict()``) is a
+    collection of runs; anything else (per-epoch lists) is one history.
+    """
+    if not mapping:
+        return False
+    return not all(isinstance(v, Mapping) or hasattr(v, "to_dict") for v in mapping.values())
