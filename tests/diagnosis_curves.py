@@ -30,14 +30,19 @@ def _acc_noise(rng: np.random.Generator, x: np.ndarray, sd: float) -> np.ndarray
     return np.clip(x + rng.normal(0.0, sd, x.size), 0.0, 1.0)
 
 
+def _epochs(rng: np.random.Generator, n: int | None, choices: list[int]) -> int:
+    """The run length: ``n`` when given, else drawn from ``choices``."""
+    return int(rng.choice(choices)) if n is None else n
+
+
 def _pack(tl: np.ndarray, vl: np.ndarray, ta: np.ndarray, va: np.ndarray) -> History:
     return {"train_loss": tl.tolist(), "val_loss": vl.tolist(), "train_acc": ta.tolist(),
             "val_acc": va.tolist()}
 
 
-def healthy(rng: np.random.Generator, classes: int) -> History:
+def healthy(rng: np.random.Generator, classes: int, n: int | None = None) -> History:
     """Fast convergence (tau <= n/6), small gap, validation flat at the end."""
-    n = int(rng.choice([20, 30, 50, 100]))
+    n = _epochs(rng, n, [20, 30, 50, 100])
     t = np.arange(1, n + 1, dtype=float)
     lc, c = math.log(classes), 1.0 / classes
     tau = n * rng.uniform(1 / 12, 1 / 6)
@@ -58,10 +63,10 @@ def _ar1(rng: np.random.Generator, n: int, sd: float, phi: float) -> np.ndarray:
     return e
 
 
-def healthy_wandering(rng: np.random.Generator, classes: int) -> History:
+def healthy_wandering(rng: np.random.Generator, classes: int, n: int | None = None) -> History:
     """Converged run whose validation curves carry autocorrelated noise (AR(1), phi up to 0.8,
     2-7 %): the hard case for false overfitting alarms."""
-    n = int(rng.choice([20, 30, 50, 100]))
+    n = _epochs(rng, n, [20, 30, 50, 100])
     t = np.arange(1, n + 1, dtype=float)
     lc, c = math.log(classes), 1.0 / classes
     tau = n * rng.uniform(1 / 12, 1 / 6)
@@ -74,9 +79,9 @@ def healthy_wandering(rng: np.random.Generator, classes: int) -> History:
     return _pack(tl, vl, ta, va)
 
 
-def overfitting(rng: np.random.Generator, classes: int) -> History:
+def overfitting(rng: np.random.Generator, classes: int, n: int | None = None) -> History:
     """Training loss keeps falling; validation loss is U-shaped (rises 20-80 % above its minimum)."""
-    n = int(rng.choice([25, 40, 60, 100]))
+    n = _epochs(rng, n, [25, 40, 60, 100])
     t = np.arange(1, n + 1, dtype=float)
     lc, c = math.log(classes), 1.0 / classes
     tau = n * rng.uniform(0.1, 0.25)
@@ -93,9 +98,9 @@ def overfitting(rng: np.random.Generator, classes: int) -> History:
     return _pack(tl, vl, ta, va)
 
 
-def underfitting(rng: np.random.Generator, classes: int) -> History:
+def underfitting(rng: np.random.Generator, classes: int, n: int | None = None) -> History:
     """Accuracy plateaus early far below what the task allows; train and val agree."""
-    n = int(rng.choice([20, 30, 50, 100]))
+    n = _epochs(rng, n, [20, 30, 50, 100])
     t = np.arange(1, n + 1, dtype=float)
     lc, c = math.log(classes), 1.0 / classes
     tau = n * rng.uniform(1 / 12, 1 / 6)
@@ -108,9 +113,9 @@ def underfitting(rng: np.random.Generator, classes: int) -> History:
     return _pack(tl, vl, ta, va)
 
 
-def slow(rng: np.random.Generator, classes: int) -> History:
+def slow(rng: np.random.Generator, classes: int, n: int | None = None) -> History:
     """Far from converged: time constant 1.5-4x the run, both losses still falling together."""
-    n = int(rng.choice([20, 30, 50, 100]))
+    n = _epochs(rng, n, [20, 30, 50, 100])
     t = np.arange(1, n + 1, dtype=float)
     lc, c = math.log(classes), 1.0 / classes
     tau = n * rng.uniform(1.5, 4.0)
@@ -123,19 +128,16 @@ def slow(rng: np.random.Generator, classes: int) -> History:
     return _pack(tl, vl, ta, va)
 
 
-def diverging(rng: np.random.Generator, classes: int) -> History:
+def diverging(rng: np.random.Generator, classes: int, n: int | None = None) -> History:
     """Three ways to diverge: NaN from some epoch, a loss that grows to many times its start with
     accuracy collapsing to chance, or a loss that blows up and stays at chance."""
-    n = int(rng.choice([20, 30, 50]))
+    n = _epochs(rng, n, [20, 30, 50])
     t = np.arange(1, n + 1, dtype=float)
     lc, c = math.log(classes), 1.0 / classes
     kind = int(rng.integers(0, 3))
-    h = healthy(rng, classes)
+    h = healthy(rng, classes, n)
     tl, vl = np.array(h["train_loss"][:n]), np.array(h["val_loss"][:n])
     ta, va = np.array(h["train_acc"][:n]), np.array(h["val_acc"][:n])
-    if tl.size < n:  # healthy() may draw a shorter run
-        n = tl.size
-        t = t[:n]
     start = int(n * rng.uniform(0.3, 0.7))
     if kind == 0:
         tl[start:] = np.nan
@@ -154,14 +156,14 @@ def diverging(rng: np.random.Generator, classes: int) -> History:
     return _pack(tl, vl, ta, va)
 
 
-def short(rng: np.random.Generator, classes: int) -> History:
+def short(rng: np.random.Generator, classes: int, n: int | None = None) -> History:
     """Only 2-4 epochs of an otherwise healthy run."""
     h = healthy(rng, classes)
     k = int(rng.integers(2, 5))
     return {key: v[:k] for key, v in h.items()}
 
 
-FAMILIES: dict[str, Callable[[np.random.Generator, int], History]] = {
+FAMILIES: dict[str, Callable[..., History]] = {
     "healthy": healthy,
     "overfitting": overfitting,
     "underfitting": underfitting,
