@@ -108,7 +108,7 @@ def scripted(*steps: tuple[Label, list[Remedy]]):
     """A stand-in for diagnose() that returns the given verdicts in order."""
     it = iter(steps)
 
-    def fake(history, num_classes=None):
+    def fake(history, num_classes=None, **options):
         label, remedies = next(it)
         finding = Finding("scripted", label, Severity.WARNING, "scripted", {}, tuple(remedies))
         return Diagnosis(label, (finding,), {"epochs": len(history.train_loss)})

@@ -179,6 +179,7 @@ def compare(
     seeds: Sequence[int] = (0,),
     loss_threshold: float | None = None,
     num_classes: int | None = None,
+    diagnose_options: Mapping[str, Any] | None = None,
     on_run: Callable[[str, int, History, Diagnosis], None] | None = None,
 ) -> StudyResult:
     """Train every variant on the same data for every seed and tabulate the results.
@@ -194,6 +195,8 @@ def compare(
             final training loss among all runs, i.e. a level every run reached, so the column
             compares convergence speed.
         num_classes: passed to :func:`~cnnkit.diagnosis.diagnose` (chance level).
+        diagnose_options: more keyword arguments for :func:`~cnnkit.diagnosis.diagnose`, e.g.
+            ``{"chance_accuracy": 0.58}`` (the majority-class share) or ``{"target_accuracy": 0.9}``.
         on_run: called after each run with ``(name, seed, history, diagnosis)``, e.g. to print
             progress or save files.
 
@@ -223,7 +226,7 @@ def compare(
             torch.manual_seed(seed)  # the model's initial weights depend on the seed too
             model = variant.builder.build()
             history = variant_trainer.replace(seed=seed).fit(model, train, val)
-            diagnosis = diagnose(history, num_classes=num_classes)
+            diagnosis = diagnose(history, num_classes=num_classes, **(diagnose_options or {}))
             histories[name].append(history)
             diagnoses[name].append(diagnosis)
             if on_run is not None:
@@ -386,6 +389,7 @@ def improve(
     trainer: Trainer,
     rounds: int = 3,
     num_classes: int | None = None,
+    diagnose_options: Mapping[str, Any] | None = None,
     seed: int = 0,
     on_round: Callable[[ImproveRound], None] | None = None,
 ) -> ImproveResult:
@@ -402,6 +406,7 @@ def improve(
         trainer: the starting trainer.
         rounds: the most remedies to apply (so at most ``rounds + 1`` trainings).
         num_classes: passed to :func:`~cnnkit.diagnosis.diagnose`.
+        diagnose_options: more keyword arguments for :func:`~cnnkit.diagnosis.diagnose`.
         seed: the seed of every training run (same data order and initialization scheme).
         on_round: called after each round, e.g. to print progress.
 
@@ -419,7 +424,7 @@ def improve(
         t0 = time.perf_counter()
         torch.manual_seed(seed)
         history = trainer.replace(seed=seed).fit(builder.build(), train, val)
-        diagnosis = diagnose(history, num_classes=num_classes)
+        diagnosis = diagnose(history, num_classes=num_classes, **(diagnose_options or {}))
         step = ImproveRound(i, builder, trainer, history, diagnosis, applied, time.perf_counter() - t0)
         result.append(step)
         if on_round is not None:
