@@ -18,6 +18,7 @@ cnnkit only.
     python benchmarks/augment_throughput.py                    # 128x3x224x224, 5 repeats, 2 threads
     python benchmarks/augment_throughput.py --quick            # 32x3x112x112, 3 repeats (smoke run)
     python benchmarks/augment_throughput.py --no-train-step --repeats 9
+    python benchmarks/augment_throughput.py --per-step --no-throughput --no-train-step
 """
 
 from __future__ import annotations
@@ -34,33 +35,36 @@ from torch import Tensor, nn
 from cnnkit.augment import ColorJitter, Compose, RandomAffine, RandomErasing, RandomFlip, default
 
 
+def cnnkit_steps() -> list[nn.Module]:
+    """The benchmark pipeline's steps in cnnkit (``default(1.0)``, colours clamped to [0, 1])."""
+    return [
+        RandomFlip("horizontal", p=0.5),
+        RandomAffine(
+            degrees=15.0,
+            translate=(0.1, 0.1),
+            scale=(0.9, 1.1),
+            shear=10.0,
+            padding_mode="reflection",
+            p=0.8,
+        ),
+        ColorJitter(0.2, 0.2, 0.2, value_range=(0.0, 1.0), p=0.8),
+        RandomErasing(p=0.25, scale=(0.02, 0.15)),
+    ]
+
+
 def cnnkit_pipeline() -> nn.Module:
-    """The benchmark pipeline in cnnkit (``default(1.0)`` with colour values clamped to [0, 1])."""
-    return Compose(
-        [
-            RandomFlip("horizontal", p=0.5),
-            RandomAffine(
-                degrees=15.0,
-                translate=(0.1, 0.1),
-                scale=(0.9, 1.1),
-                shear=10.0,
-                padding_mode="reflection",
-                p=0.8,
-            ),
-            ColorJitter(0.2, 0.2, 0.2, value_range=(0.0, 1.0), p=0.8),
-            RandomErasing(p=0.25, scale=(0.02, 0.15)),
-        ]
-    )
+    """The benchmark pipeline in cnnkit."""
+    return Compose(cnnkit_steps())
 
 
-def kornia_pipeline(fixed_order: bool) -> nn.Module | None:
-    """The same pipeline in Kornia, or ``None`` when Kornia is not installed."""
+def kornia_steps(fixed_order: bool) -> list[nn.Module] | None:
+    """The same steps in Kornia, or ``None`` when Kornia is not installed."""
     try:
         import kornia.augmentation as K
     except ImportError:
         return None
     jitter_kwargs = {"order": (0, 1, 2)} if fixed_order else {}
-    return nn.Sequential(
+    return [
         K.RandomHorizontalFlip(p=0.5),
         K.RandomAffine(
             degrees=15.0,
@@ -72,7 +76,13 @@ def kornia_pipeline(fixed_order: bool) -> nn.Module | None:
         ),
         K.ColorJitter(0.2, 0.2, 0.2, p=0.8, **jitter_kwargs),
         K.RandomErasing(p=0.25, scale=(0.02, 0.15)),
-    )
+    ]
+
+
+def kornia_pipeline(fixed_order: bool) -> nn.Module | None:
+    """The same pipeline in Kornia, or ``None`` when Kornia is not installed."""
+    steps = kornia_steps(fixed_order)
+    return None if steps is None else nn.Sequential(*steps)
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -102,7 +112,9 @@ def throughput(args: argparse.Namespace) -> None:
         order = names if r % 2 == 0 else names[::-1]  # alternate who runs first
         for name in order:
             times[name].append(timed(lambda n=name: candidates[n](x)))
-    print(f"\nPart 1: {args.batch}x3x{args.size}x{args.size} float32 batches, median of {args.repeats}")
+    print(
+        f"\nPart 1: {args.batch}x3x{args.size}x{args.size} float32 batches, median of {args.repeats}"
+    )
     base = statistics.median(times["cnnkit"])
     for name in names:
         med = statistics.median(times[name])
@@ -112,6 +124,28 @@ def throughput(args: argparse.Namespace) -> None:
             f"  {name:22s} {med * 1e3:8.1f} ms/batch ({spread})  "
             f"{args.batch / med:8.1f} images/s{ratio}"
         )
+
+
+def per_step(args: argparse.Namespace) -> None:
+    """Time each step of the pipeline separately (cnnkit vs Kornia defaults), alternating."""
+    theirs = kornia_steps(False)
+    if theirs is None:
+        print("kornia is not installed: skipping the per-step comparison")
+        return
+    x = torch.rand(args.batch, 3, args.size, args.size)
+    print(f"\nPer step: {args.batch}x3x{args.size}x{args.size}, median of {args.repeats}")
+    names = ("flip", "affine", "colour jitter", "erasing")
+    for name, ours, other in zip(names, cnnkit_steps(), theirs, strict=True):
+        ours(x)
+        other(x)
+        t_ours: list[float] = []
+        t_other: list[float] = []
+        for r in range(args.repeats):
+            pair = ((ours, t_ours), (other, t_other))
+            for module, sink in pair if r % 2 == 0 else pair[::-1]:
+                sink.append(timed(lambda m=module: m(x)))
+        a, b = statistics.median(t_ours), statistics.median(t_other)
+        print(f"  {name:14s} cnnkit {a * 1e3:7.1f} ms  kornia {b * 1e3:7.1f} ms  ratio {b / a:.2f}")
 
 
 def train_step_cost(args: argparse.Namespace) -> None:
@@ -179,6 +213,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="batch 32, 112x112, 3 repeats")
     parser.add_argument("--no-train-step", action="store_true", help="skip part 2")
     parser.add_argument("--no-throughput", action="store_true", help="skip part 1")
+    parser.add_argument("--per-step", action="store_true", help="also time each step alone")
     args = parser.parse_args()
     if args.quick:
         args.batch, args.size, args.repeats = 32, 112, 3
@@ -187,6 +222,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if not args.no_throughput:
         throughput(args)
+    if args.per_step:
+        per_step(args)
     if not args.no_train_step:
         train_step_cost(args)
 

@@ -223,6 +223,27 @@ def test_random_crop_constant_padding_matches_a_window_of_the_padded_image() -> 
             assert match.any(), f"crop {i} with padding_mode={mode} is no window of the padding"
 
 
+def test_resized_crop_at_scale_one_is_a_window_of_the_image() -> None:
+    # A 8x8 box (a quarter of the area, ratio 1) resized to 8x8: an exact window of the input.
+    x = images(n=6, h=16, w=16)
+    out = RandomResizedCrop(8, scale=(0.25, 0.25), ratio=(1.0, 1.0), generator=gen(2))(x)
+    for i in range(x.shape[0]):  # checking only: find each crop among all windows
+        windows = x[i].unfold(1, 8, 1).unfold(2, 8, 1)  # (C, 9, 9, 8, 8)
+        error = (windows - out[i][:, None, None]).abs().flatten(3).amax(-1).amax(0)
+        assert float(error.min()) < 1e-5
+    whole = RandomResizedCrop(16, scale=(1.0, 1.0), ratio=(1.0, 1.0))(x)
+    torch.testing.assert_close(whole, x, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["affine", "jitter"])
+def test_uint8_result_is_the_rounded_float_result(name: str) -> None:
+    x = as_dtype(images(), torch.uint8)
+    out_u8 = SAME_SHAPE[name](1.0, gen(4))(x)
+    out_float = SAME_SHAPE[name](1.0, gen(4))(x.float())
+    expected = out_float.round().clamp(0, 255).to(torch.uint8)
+    assert (out_u8.int() - expected.int()).abs().max() <= 1  # float32 rounding at .5 only
+
+
 def test_colour_jitter_factors_are_per_image_and_in_range() -> None:
     x = images(n=64) * 0.5 + 0.25
     out = ColorJitter(brightness=0.3, generator=gen(0))(x)

@@ -590,8 +590,9 @@ def _affine_grid(theta: Tensor, out_size: tuple[int, int]) -> Tensor:
 
     Hand-written because ``affine_grid`` on CPU materializes an ``(N, H, W, 3)`` base grid and
     runs a batched matrix product; the grid is separable (a per-row term plus a per-column
-    term), so one broadcast addition of ``(N, H, 1, 2)`` and ``(N, 1, W, 2)`` builds it about
-    3x faster. The test suite checks it against ``F.affine_grid``.
+    term), so one broadcast addition of ``(N, H, 1, 2)`` and ``(N, 1, W, 2)`` builds it faster
+    (92 ms against 118-332 ms for 128x224x224 on a shared CPU). The test suite checks it
+    against ``F.affine_grid``.
 
     Args:
         theta: ``(N, 2, 3)`` output-to-input maps in normalized coordinates.
