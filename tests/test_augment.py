@@ -565,3 +565,19 @@ def test_invalid_targets_and_call_time_errors_raise() -> None:
         RandomCrop(20)(x)
     with pytest.raises(ValueError, match="saturation"):
         ColorJitter(saturation=0.5)(torch.rand(2, 4, 8, 8))
+
+
+# ------------------------------------------------------------------ the trainer's hook
+
+
+@pytest.mark.parametrize("make", [lambda: default(), lambda: MixupOrCutMix(2)])
+def test_plugs_into_the_trainer_augment_hook(make: Callable[[], nn.Module]) -> None:
+    from cnnkit.training import Trainer
+
+    x = (torch.rand(32, 3, 12, 12, generator=gen(0)) * 255).to(torch.uint8)
+    y = torch.arange(32) % 2
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 12 * 12, 2))
+    trainer = Trainer(max_epochs=2, batch_size=8, seed=0, progress=False, device="cpu")
+    history = trainer.replace(augment=make()).fit(model, (x, y), val=(x, y))
+    assert len(history.train_loss) == 2
+    assert all(math.isfinite(v) for v in history.train_loss + history.val_loss)
