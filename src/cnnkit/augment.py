@@ -420,18 +420,18 @@ class RandomFlip(Augmentation):
         flip = self._rand(len(dims), n, device=x.device) < self.p
         if not bool(flip.any()):
             return x
-        # One gather with a per-image source index (flipped or not) for both axes: a single
-        # pass over the batch, faster on CPU than flipping a gathered subset and scattering it.
-        rows = torch.arange(height, device=x.device).expand(n, height)
-        cols = torch.arange(width, device=x.device).expand(n, width)
+        # Per axis, one gather with a per-image source index (reversed or not): a single pass
+        # over the batch, faster on CPU than flipping a gathered subset and scattering it back.
+        out = x
         for row, dim in zip(flip, dims, strict=True):  # at most 2 axes, never the images
-            if dim == -1:
-                cols = torch.where(row[:, None], width - 1 - cols, cols)
-            else:
-                rows = torch.where(row[:, None], height - 1 - rows, rows)
-        index = (rows[:, :, None] * width + cols[:, None, :]).view(n, 1, height * width)
-        out = x.reshape(n, c, height * width).gather(2, index.expand(n, c, height * width))
-        return out.view(n, c, height, width)
+            if not bool(row.any()):
+                continue
+            size = width if dim == -1 else height
+            ramp = torch.arange(size, device=x.device).expand(n, size)
+            index = torch.where(row[:, None], size - 1 - ramp, ramp)
+            shape = (n, 1, 1, size) if dim == -1 else (n, 1, size, 1)
+            out = out.gather(dim, index.view(shape).expand(n, c, height, width))
+        return out
 
     def extra_repr(self) -> str:
         return f"direction={self.direction!r}, {self._common_repr()}"
