@@ -13,8 +13,9 @@ Everything here returns images as ``uint8`` tensors in NCHW layout, ``(N, 3, H, 
   differ by small cues (light bars, livery stripes).
 
 Decoding uses Pillow (``pip install cnnkit[images]``), imported only when a loader runs. Images
-are decoded in a thread pool: Pillow releases the GIL while it decodes and resizes, so the
-threads run on all cores. Images go from NHWC (as decoded) to NCHW with ``permute``, never
+are decoded in a thread pool: Pillow releases the GIL inside its C decoders and resampling
+(roughly half of the per-file time; the Python work around them holds it), so the threads
+overlap part of the work on several cores. Images go from NHWC (as decoded) to NCHW with ``permute``, never
 ``reshape``: reshaping NHWC memory into NCHW shape scrambles pixels into nonsense channels (the
 classic bug of the original case study's code).
 """
