@@ -14,9 +14,10 @@ in-memory float32 images with Adam (lr 1e-4), batch 128:
   (``pip install lightning``; it is an optional benchmark dependency, never a cnnkit one).
 
 All run in ONE process and take turns epoch by epoch (the order rotates every round), so drifts in
-machine load hit all of them alike. Frameworks that own their loop (cnnkit, Lightning) run in a
-worker thread that is only allowed to run one epoch at a time (a handshake), so exactly one
-contender computes at any moment. The first epoch of each is a warm-up and is not counted; the
+machine load hit all of them alike. Each contender runs in its own worker thread that is only
+allowed to run one epoch at a time (a handshake; needed for the frameworks that own their loop,
+and used for the hand-written loops too so all compute from the same kind of thread), so exactly
+one contender computes at any moment. The first epoch of each is a warm-up and is not counted; the
 table shows the median seconds per epoch and the ratio to the fastest non-cnnkit contender.
 
 Memory: on CUDA, ``torch.cuda.max_memory_allocated`` per epoch (after a reset). On CPU, the peak
@@ -136,50 +137,6 @@ class Contender:
         pass
 
 
-class LoopContender(Contender):
-    """A hand-written loop; ``make_batches()`` yields ``(x, y)`` for one epoch."""
-
-    def __init__(
-        self,
-        name: str,
-        model: nn.Module,
-        make_batches: Callable[[], Any],
-        args: Any,
-        device: torch.device,
-    ) -> None:
-        super().__init__(name)
-        self.model, self.make_batches, self.device = model.to(device), make_batches, device
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-        self.autocast = (
-            torch.autocast(device.type, dtype=torch.bfloat16)
-            if args.precision == "bf16-mixed"
-            else None
-        )
-
-    def run_epoch(self, probe: MemoryProbe) -> None:
-        probe.start()
-        _sync(self.device)
-        t0, c0 = time.perf_counter(), time.process_time()
-        self.model.train()
-        losses = []
-        for xb, yb in self.make_batches():
-            xb, yb = xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
-            self.optimizer.zero_grad()
-            if self.autocast is not None:
-                with torch.autocast(self.device.type, dtype=torch.bfloat16):
-                    loss = F.cross_entropy(self.model(xb), yb)
-            else:
-                loss = F.cross_entropy(self.model(xb), yb)
-            losses.append(loss.item())  # as the case study does
-            loss.backward()
-            self.optimizer.step()
-        _sync(self.device)
-        self.times.append(time.perf_counter() - t0)
-        self.cpu.append(time.process_time() - c0)
-        self.mem.append(probe.stop())
-        self.final_loss = sum(losses) / len(losses)
-
-
 class ThreadedContender(Contender):
     """A framework that owns its loop, run in a thread and released one epoch at a time."""
 
@@ -228,6 +185,45 @@ class ThreadedContender(Contender):
         self._done.acquire()
         if self._error is not None:
             raise RuntimeError(f"{self.name} failed") from self._error
+
+
+class LoopContender(ThreadedContender):
+    """A hand-written loop; ``make_batches()`` yields ``(x, y)`` for one epoch.
+
+    It runs in a worker thread too, so every contender computes from the same kind of thread
+    (same OpenMP team set-up and malloc arena behaviour).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        model: nn.Module,
+        make_batches: Callable[[], Any],
+        args: Any,
+        device: torch.device,
+        epochs: int,
+    ) -> None:
+        self.model, self.make_batches, self.device = model.to(device), make_batches, device
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+        self.bf16 = args.precision == "bf16-mixed"
+        self.epochs = epochs
+        super().__init__(name)
+
+    def train(self) -> None:
+        for _ in range(self.epochs):
+            self.epoch_start(self.device)
+            self.model.train()
+            losses = []
+            for xb, yb in self.make_batches():
+                xb = xb.to(self.device, non_blocking=True)
+                yb = yb.to(self.device, non_blocking=True)
+                self.optimizer.zero_grad()
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                    loss = F.cross_entropy(self.model(xb), yb)
+                losses.append(loss.item())  # as the case study does
+                loss.backward()
+                self.optimizer.step()
+            self.epoch_end(self.device, sum(losses) / len(losses))
 
 
 class CnnkitContender(ThreadedContender):
@@ -403,9 +399,17 @@ def main(argv: list[str] | None = None) -> int:
             CnnkitContender(fresh(), x, y, args, device, args.rounds + args.mem_rounds)
         )
     if "hand" in wanted:
-        contenders.append(LoopContender("hand", fresh(), hand_batches, args, device))
+        contenders.append(
+            LoopContender(
+                "hand", fresh(), hand_batches, args, device, args.rounds + args.mem_rounds
+            )
+        )
     if "dataloader" in wanted:
-        contenders.append(LoopContender("dataloader", fresh(), lambda: iter(dl), args, device))
+        contenders.append(
+            LoopContender(
+                "dataloader", fresh(), lambda: iter(dl), args, device, args.rounds + args.mem_rounds
+            )
+        )
     if "lightning" in wanted:
         try:
             contenders.append(
@@ -452,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     for c in contenders:
         ratio = med[c.name] / med[fastest] if fastest else float("nan")
         cratio = cpu[c.name] / cpu[fastest_cpu] if fastest_cpu else float("nan")
-        mratio = mem[c.name] / mem["hand"] if mem.get("hand") else float("nan")
+        mratio = mem[c.name] / mem["hand"] if mem.get("hand", 0) > 1 else float("nan")
         print(
             f"| {c.name} | {med[c.name]:.3f} | {ratio:.3f}x | {cpu[c.name]:.3f} | {cratio:.3f}x "
             f"| {mem[c.name]:.0f} | {mratio:.3f}x | {c.final_loss:.4f} |"

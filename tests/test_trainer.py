@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -363,3 +365,21 @@ def test_numpy_float64_inputs_are_cast_per_batch() -> None:
     x, y = blobs(16)
     h = T(max_epochs=1, batch_size=8).fit(mlp(), (x.double().numpy(), y.numpy().astype(np.int32)))
     assert math.isfinite(h.train_loss[0])
+
+
+@settings(max_examples=12)
+@given(n=st.integers(1, 40), batch=st.integers(1, 16), accumulate=st.integers(1, 3))
+def test_history_bookkeeping_for_any_sizes(n: int, batch: int, accumulate: int) -> None:
+    x, y = blobs(max(n, 2))
+    x, y = x[:n], y[:n]
+    h = T(max_epochs=2, batch_size=batch, accumulate=accumulate, seed=0).fit(mlp(), (x, y))
+    steps = math.ceil(n / batch)
+    assert len(h.step_loss) == 2 * steps
+    sizes = [min(batch, n - i) for i in range(0, n, batch)]
+    for e in range(2):
+        chunk = h.step_loss[e * steps : (e + 1) * steps]
+        assert h.train_loss[e] == pytest.approx(
+            sum(s * v for s, v in zip(sizes, chunk, strict=True)) / n
+        )
+        assert h.train_acc[e] * n == pytest.approx(round(h.train_acc[e] * n))
+    assert len(h.grad_norm) == 2 and all(g > 0 for g in h.grad_norm)
