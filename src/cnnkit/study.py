@@ -303,7 +303,13 @@ def apply_change(
         ValueError: an unknown key in ``change``.
 
     Example:
-        >>> b, t = apply_change({"builder": {"dropout": 0.25}}, builder, trainer)
+        >>> from cnnkit import ModelBuilder, Trainer
+        >>> builder, trainer = ModelBuilder(3, 2, 32).conv(4), Trainer(max_epochs=5)
+        >>> b, t = apply_change({"builder": {"dropout": 0.25}, "trainer": {"lr": 3e-4}}, builder, trainer)
+        >>> b
+        ModelBuilder(3, 2, (32, 32), dropout=0.25).conv(4)
+        >>> t.lr, trainer.lr
+        (0.0003, 0.001)
     """
     unknown = set(change) - {"builder", "trainer", "augment", "callbacks"}
     if unknown:
