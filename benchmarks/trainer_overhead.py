@@ -23,10 +23,11 @@ table shows the median seconds per epoch and the ratio to the fastest non-cnnkit
 Memory: on CUDA, ``torch.cuda.max_memory_allocated`` per epoch (after a reset). On CPU, the peak
 resident set size (VmHWM) during the epoch minus the resident size just before it, after
 resetting VmHWM through ``/proc/self/clear_refs`` (Linux): the extra memory that epoch needed on
-top of the shared data and models. It is taken in ``--mem-rounds`` extra epochs after the timed
-ones, with glibc's mmap threshold pinned to 1 MiB (``mallopt``) so that every large tensor is
-``mmap``-ed and returned to the OS when freed (otherwise the figure wanders by +-50 MiB from
-epoch to epoch); the pinning slows allocation, which is why it is kept out of the timed rounds.
+top of the shared data and models (median over epochs). On CPU it comes from a second, shorter
+run of all contenders in a child process started with ``MALLOC_MMAP_THRESHOLD_=1048576``: with
+glibc's mmap threshold pinned, every large tensor is ``mmap``-ed and returned to the OS when
+freed, so RSS tracks live memory (with the default dynamic threshold the figure wanders by
++-50 MiB from epoch to epoch). Pinning slows allocation, hence the separate run.
 
 Usage::
 
@@ -38,11 +39,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
+import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -78,15 +79,6 @@ class MemoryProbe:
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.cpu_ok = os.path.exists("/proc/self/clear_refs")
-
-    def pin_mmap_threshold(self) -> None:
-        """Make CPU RSS track live memory (memory rounds only: it slows allocation down)."""
-        if self.cpu_ok and self.device.type == "cpu":
-            # glibc raises its mmap threshold (up to 32 MiB) after big frees, so whether a
-            # 25-50 MiB activation is mmap-ed (and returned on free) or kept in the heap would
-            # vary from epoch to epoch. A fixed 1 MiB threshold makes RSS track live memory.
-            with contextlib.suppress(OSError):  # not glibc: keep the default
-                ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
 
     @staticmethod
     def _status(key: str) -> int:
@@ -341,6 +333,29 @@ class LightningContender(ThreadedContender):
         trainer.fit(Module(self.model), loader)
 
 
+def _memory_in_child(argv: list[str], rounds: int) -> dict[str, float]:
+    """Run the contenders again in a fresh process with a pinned mmap threshold; parse its memory."""
+    cleaned: list[str] = []
+    skip = False
+    for a in argv:  # drop "--rounds N" pairs as well as "--rounds=N"
+        if skip:
+            skip = False
+            continue
+        if a == "--rounds":
+            skip = True
+            continue
+        if a.startswith("--rounds=") or a == "--memory-child":
+            continue
+        cleaned.append(a)
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+    cmd = [sys.executable, __file__, *cleaned, "--rounds", str(rounds + 1), "--memory-child"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith("MEMORY "):
+            return {k: float(v) for k, v in json.loads(line[len("MEMORY ") :]).items()}
+    raise RuntimeError("the memory run printed no MEMORY line:\n" + proc.stdout + proc.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=512, help="training images")
@@ -351,8 +366,13 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=6, help="epochs per contender; the first is warm-up"
     )
     p.add_argument(
-        "--mem-rounds", type=int, default=2, help="extra epochs for the memory figure (last counts)"
+        "--mem-rounds",
+        type=int,
+        default=3,
+        help="CPU: epochs (after a warm-up) of the memory run, a child process with glibc's mmap "
+        "threshold pinned; 0 takes memory from the timed rounds",
     )
+    p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="32", choices=["32", "bf16-mixed"])
@@ -395,26 +415,16 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.only.split(",")
     contenders: list[Contender] = []
     if "cnnkit" in wanted:
-        contenders.append(
-            CnnkitContender(fresh(), x, y, args, device, args.rounds + args.mem_rounds)
-        )
+        contenders.append(CnnkitContender(fresh(), x, y, args, device, args.rounds))
     if "hand" in wanted:
-        contenders.append(
-            LoopContender(
-                "hand", fresh(), hand_batches, args, device, args.rounds + args.mem_rounds
-            )
-        )
+        contenders.append(LoopContender("hand", fresh(), hand_batches, args, device, args.rounds))
     if "dataloader" in wanted:
         contenders.append(
-            LoopContender(
-                "dataloader", fresh(), lambda: iter(dl), args, device, args.rounds + args.mem_rounds
-            )
+            LoopContender("dataloader", fresh(), lambda: iter(dl), args, device, args.rounds)
         )
     if "lightning" in wanted:
         try:
-            contenders.append(
-                LightningContender(fresh(), x, y, args, device, args.rounds + args.mem_rounds)
-            )
+            contenders.append(LightningContender(fresh(), x, y, args, device, args.rounds))
         except ImportError:
             print(
                 "lightning is not installed: skipping it (pip install lightning)", file=sys.stderr
@@ -428,22 +438,24 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start",
         flush=True,
     )
-    for r in range(args.rounds + args.mem_rounds):
-        if r == args.rounds:
-            probe.pin_mmap_threshold()
+    for r in range(args.rounds):
         k = r % len(contenders)
         for c in contenders[k:] + contenders[:k]:  # rotate the order every round
             c.run_epoch(probe)
-        kind = "time" if r < args.rounds else "memory"
         print(
-            f"{kind} round {r + 1}: "
+            f"round {r + 1}: "
             + "  ".join(f"{c.name} {c.times[-1]:.2f}s {c.mem[-1]:.0f}MiB" for c in contenders),
             flush=True,
         )
+    mem = {c.name: statistics.median(c.mem[1:]) for c in contenders}
+    if args.memory_child:
+        print("MEMORY " + json.dumps(mem), flush=True)
+        return 0
 
-    med = {c.name: statistics.median(c.times[1 : args.rounds]) for c in contenders}
-    cpu = {c.name: statistics.median(c.cpu[1 : args.rounds]) for c in contenders}
-    mem = {c.name: c.mem[-1] for c in contenders}
+    med = {c.name: statistics.median(c.times[1:]) for c in contenders}
+    cpu = {c.name: statistics.median(c.cpu[1:]) for c in contenders}
+    if device.type == "cpu" and args.mem_rounds > 0:
+        mem = _memory_in_child(argv if argv is not None else sys.argv[1:], args.mem_rounds)
     others = [n for n in med if n != "cnnkit"]
     fastest = min(others, key=lambda n: med[n]) if others else None
     fastest_cpu = min(others, key=lambda n: cpu[n]) if others else None

@@ -293,7 +293,9 @@ class Trainer:
                 or any ``(N, ...)`` the model takes; ``y``: ``(N,)`` integer class indices or
                 ``(N, num_classes)`` soft targets), a ``Dataset`` of ``(x, y)`` pairs, or a
                 ``DataLoader`` of ``(x, y)`` batches. uint8 images are divided by 255 per batch
-                on the device.
+                on the device. Host-side ``(X, y)`` batches are gathered into one reused
+                buffer (no allocation per step): a hook or ``augment`` that keeps a reference
+                to a raw float input batch beyond its step must ``clone()`` it.
             val: Validation data in the same forms (labels required), or ``None``.
             resume_from: A checkpoint written by :class:`ModelCheckpoint` (``last.pt``): model,
                 optimizer, scheduler, scaler, RNG, history and callback states are restored and
