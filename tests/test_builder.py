@@ -210,3 +210,13 @@ def test_built_model_trains_a_step() -> None:
     loss.backward()
     opt.step()
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_model_rejects_wrong_image_size_and_integer_images() -> None:
+    model = ModelBuilder(3, 2, 32).conv(4).build()
+    with pytest.raises(ValueError, match=r"built for 32x32 images.*got 64x64.*head='avg'"):
+        model(torch.randn(1, 3, 64, 64))
+    with pytest.raises(ValueError, match=r"floating-point images, got dtype torch.uint8.*/ 255"):
+        model(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
+    any_size = ModelBuilder(3, 2, 32, head="avg").conv(4).build()
+    assert any_size(torch.randn(1, 3, 64, 48)).shape == (1, 2)

@@ -75,8 +75,12 @@ def test_compare_rejects_bad_calls(data, trainer) -> None:
         compare({"base": BASE}, train, None, trainer=trainer)
     with pytest.raises(ValueError, match="at least one variant"):
         compare({}, train, val, trainer=trainer)
-    with pytest.raises(TypeError, match="ModelBuilder or a Variant"):
+    with pytest.raises(TypeError, match="ModelBuilder or a Variant, got str"):
         compare({"x": "conv"}, train, val, trainer=trainer)  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="not the built model"):
+        compare({"x": BASE.build()}, train, val, trainer=trainer)  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="takes a dict of variants"):
+        compare([BASE], train, val, trainer=trainer)  # type: ignore[arg-type]
 
 
 def test_apply_change_returns_modified_copies(trainer: Trainer) -> None:

@@ -101,6 +101,14 @@ class ConvNet(nn.Sequential):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_image_input(x, self.input_shape[0], type(self).__name__)
+        # A flatten head fixes the input size; global average pooling ("avg") accepts any.
+        if "pool" not in self.head._modules and tuple(x.shape[-2:]) != self.input_shape[1:]:
+            h, w = self.input_shape[1:]
+            raise ValueError(
+                f"this model was built for {h}x{w} images (input_size={self.input_shape[1:]}) but "
+                f"got {x.shape[-2]}x{x.shape[-1]}; resize the images, rebuild with "
+                f"input_size=({x.shape[-2]}, {x.shape[-1]}), or use head='avg' (any input size)"
+            )
         for part in self:
             x = part(x)
         return x

@@ -519,6 +519,11 @@ def _check_image_input(x: Tensor, in_channels: int, who: str) -> None:
         raise ValueError(
             f"{who} expects a 4-D (N, C, H, W) tensor, got {x.dim()}-D shape {tuple(x.shape)}{hint}"
         )
+    if not x.is_floating_point():
+        raise ValueError(
+            f"{who} expects floating-point images, got dtype {x.dtype}; convert uint8 images "
+            "with x.float() / 255 (cnnkit.data.to_float), or let cnnkit.Trainer do it per batch"
+        )
     if x.shape[1] != in_channels:
         if x.shape[-1] == in_channels:
             raise ValueError(

@@ -206,6 +206,11 @@ def compare(
     Raises:
         ValueError: no variants, no seeds, or ``val`` is ``None``.
     """
+    if not isinstance(variants, Mapping):
+        raise TypeError(
+            "compare() takes a dict of variants, {name: ModelBuilder or Variant}, e.g. "
+            f"{{'baseline': builder}}; got {type(variants).__name__}"
+        )
     if not variants:
         raise ValueError("compare() needs at least one variant")
     if not seeds:
@@ -218,7 +223,10 @@ def compare(
     for name, spec in variants.items():
         variant = spec if isinstance(spec, Variant) else Variant(spec)
         if not isinstance(variant.builder, ModelBuilder):
-            raise TypeError(f"variant {name!r} must be a ModelBuilder or a Variant, got {spec!r}")
+            hint = " (pass the ModelBuilder, not the built model)" if isinstance(spec, torch.nn.Module) else ""
+            raise TypeError(
+                f"variant {name!r} must be a ModelBuilder or a Variant, got {type(spec).__name__}{hint}"
+            )
         variant_trainer = variant.make_trainer(trainer)
         params[name] = variant.builder.num_parameters()
         histories[name], diagnoses[name] = [], []
