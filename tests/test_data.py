@@ -391,3 +391,15 @@ def test_synthetic_emergency_cues_are_red_blue_roof_lights() -> None:
     blues = ((b > 170) & (r < 90) & (g < 110)).flatten(1).sum(1)
     both = ((reds > 0) & (blues > 0)).float()
     assert both[y == 1].mean() > both[y == 0].mean() + 0.2
+
+
+def test_folder_loader_rejects_the_csv_layout(vehicles_dir: Path) -> None:
+    # The case study's layout has a single "images" folder: not one folder per class.
+    with pytest.raises(ValueError, match=r"1 class sub-folder.*\['images'\].*use load_image_csv"):
+        load_image_folder(vehicles_dir, size=16)
+
+
+def test_folder_loader_needs_two_classes(tmp_path: Path) -> None:
+    (tmp_path / "only").mkdir()
+    with pytest.raises(ValueError, match=r"1 class sub-folder\(s\) \[.only.\]; load_image_folder expects"):
+        load_image_folder(tmp_path, size=16)

@@ -541,7 +541,8 @@ def load_image_folder(
     Raises:
         ImportError: Pillow is not installed (``pip install cnnkit[images]``).
         FileNotFoundError: ``root`` or a requested class folder does not exist.
-        ValueError: no class folders, a class folder without images, an image that cannot be
+        ValueError: fewer than two class folders (unless ``classes`` names them), a class
+            folder without images, an image that cannot be
             decoded (with ``on_error="raise"``), or no image left.
 
     Example:
@@ -557,9 +558,12 @@ def load_image_folder(
         class_names = sorted(
             p.name for p in root_path.iterdir() if p.is_dir() and not p.name.startswith(".")
         )
-        if not class_names:
+        csvs = sorted(p.name for p in root_path.glob("*.csv"))
+        hint = f"; it holds {csvs[0]}: use load_image_csv({str(root_path)!r})" if csvs else ""
+        if len(class_names) < 2:
             raise ValueError(
-                f"{root_path} has no class sub-folders; expected root/<class name>/<image>"
+                f"{root_path} has {len(class_names)} class sub-folder(s) {class_names}; "
+                f"load_image_folder expects one sub-folder per class (at least two){hint}"
             )
     else:
         class_names = [str(c) for c in classes]
