@@ -349,7 +349,7 @@ def _memory_in_child(argv: list[str], rounds: int) -> dict[str, float]:
         cleaned.append(a)
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
     cmd = [sys.executable, __file__, *cleaned, "--rounds", str(rounds + 1), "--memory-child"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     for line in proc.stdout.splitlines():
         if line.startswith("MEMORY "):
             return {k: float(v) for k, v in json.loads(line[len("MEMORY ") :]).items()}
@@ -447,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
             + "  ".join(f"{c.name} {c.times[-1]:.2f}s {c.mem[-1]:.0f}MiB" for c in contenders),
             flush=True,
         )
+    for c in contenders:  # let every framework finish its teardown before the process exits
+        c.thread.join(timeout=120)
     mem = {c.name: statistics.median(c.mem[1:]) for c in contenders}
     if args.memory_child:
         print("MEMORY " + json.dumps(mem), flush=True)
