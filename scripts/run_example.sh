@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh images,plot
-exec .venv/bin/python examples/quickstart.py "$@"
+exec .venv/bin/python examples/vehicle_classification.py "$@"

@@ -11,3 +11,5 @@ echo "[test] docs";  NO_MKDOCS_2_WARNING=1 $PY -m mkdocs build --strict -q --sit
 echo "[test] pytest"
 # Two worker processes for the two CI cores; each worker uses one torch thread (tests/conftest.py).
 $PY -m pytest -n 2 -q "$@"
+echo "[test] package: sdist + wheel, installed into a fresh venv, smoke test"
+bash scripts/smoke_wheel.sh
