@@ -156,3 +156,11 @@ def test_callback_from_dict() -> None:
     assert isinstance(cb, EarlyStopping) and cb.patience == 7 and not cb.restore_best_weights
     with pytest.raises(ValueError, match="unknown callback type"):
         callback_from_dict({"type": "Nope"})
+
+
+@pytest.mark.parametrize("name", ["model.pt", "best.PTH", "weights.ckpt"])
+def test_model_checkpoint_refuses_a_file_name(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValueError, match=r"takes a directory, not a file.*ModelCheckpoint\("):
+        ModelCheckpoint(tmp_path / "runs" / name)
+    assert not (tmp_path / "runs").exists()
+    assert ModelCheckpoint(tmp_path / "runs.v2").dirpath == tmp_path / "runs.v2"

@@ -90,3 +90,18 @@ def test_from_dict_rejects_ragged_series_and_ignores_extra_keys() -> None:
     assert h.train_loss == [1.0]
     with pytest.raises(TypeError):
         History.from_dict({"train_loss": "1.0"})
+
+
+def test_repr_is_a_short_summary_not_every_step() -> None:
+    h = History(
+        train_loss=[0.9, 0.5, 0.6], val_loss=[1.0, 0.7, 0.8], train_acc=[0.5, 0.7, 0.75],
+        val_acc=[0.4, 0.6, 0.55], step_loss=[0.123456789] * 1000,
+    )
+    text = repr(h)
+    assert text == (
+        "History(epochs=3, train_loss=0.6, val_loss=0.8, train_acc=0.75, val_acc=0.55, "
+        "best_epoch=2)"
+    )
+    assert repr(History()) == "History(epochs=0, best_epoch=None)"
+    h.stop_reason = "early stop"
+    assert repr(h).endswith("best_epoch=2, stop_reason='early stop')")

@@ -154,3 +154,58 @@ def test_resume_errors(tmp_path: Path) -> None:
             mlp(), (x, y), resume_from=tmp_path / "last.pt"
         )
     assert any("no state for callback EarlyStopping:0" in str(w.message) for w in caught)
+
+
+# ---------------------------------------------------------------- changed plans on resume
+@pytest.mark.parametrize("scheduler", ["cosine", "onecycle"])
+def test_resuming_a_schedule_with_another_max_epochs_is_refused_before_training(
+    tmp_path: Path, scheduler: str
+) -> None:
+    x, y = blobs(32)
+    t = Trainer(
+        max_epochs=2, batch_size=8, scheduler=scheduler, progress=False, seed=0,
+        callbacks=[ModelCheckpoint(tmp_path)],
+    )
+    model = mlp()
+    t.fit(model, (x, y))
+    before = weights(model)
+    with pytest.raises(ValueError, match=r"spans 8 steps.*plans 20 \(max_epochs=5\).*same max_epochs"):
+        t.replace(max_epochs=5).fit(model, (x, y), resume_from=tmp_path / "last.pt")
+    assert all(torch.equal(before[k], v) for k, v in weights(model).items())  # nothing trained
+    # The same plan still resumes (and a finished run trains no further).
+    h = t.fit(model, (x, y), resume_from=tmp_path / "last.pt")
+    assert h.epochs == 2
+
+
+def test_checkpoints_without_the_planned_length_are_checked_from_the_scheduler_state(
+    tmp_path: Path,
+) -> None:
+    x, y = blobs(32)
+    t = Trainer(
+        max_epochs=2, batch_size=8, scheduler="cosine", progress=False,
+        callbacks=[ModelCheckpoint(tmp_path)],
+    )
+    t.fit(mlp(), (x, y))
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    assert ckpt["schedule_steps"] == 8 and ckpt["max_epochs"] == 2
+    del ckpt["schedule_steps"], ckpt["max_epochs"]  # as written before these keys existed
+    torch.save(ckpt, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="spans 8 steps"):
+        t.replace(max_epochs=3).fit(mlp(), (x, y), resume_from=tmp_path / "old.pt")
+
+
+def test_resuming_without_a_scheduler_may_extend_max_epochs(tmp_path: Path) -> None:
+    x, y = blobs(32)
+    t = Trainer(max_epochs=2, batch_size=8, progress=False, callbacks=[ModelCheckpoint(tmp_path)])
+    model = mlp()
+    t.fit(model, (x, y))
+    h = t.replace(max_epochs=4).fit(model, (x, y), resume_from=tmp_path / "last.pt")
+    assert h.epochs == 4 and load_checkpoint(tmp_path / "last.pt")["epoch"] == 4
+
+
+def test_resuming_into_another_architecture_names_the_checkpoint(tmp_path: Path) -> None:
+    x, y = blobs(32)
+    t = Trainer(max_epochs=1, batch_size=8, progress=False, callbacks=[ModelCheckpoint(tmp_path)])
+    t.fit(mlp(), (x, y))
+    with pytest.raises(ValueError, match=r"last\.pt do not fit this model.*size mismatch.*built exactly"):
+        t.replace(max_epochs=2).fit(mlp(classes=3), (x, y), resume_from=tmp_path / "last.pt")

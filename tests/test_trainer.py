@@ -383,3 +383,121 @@ def test_history_bookkeeping_for_any_sizes(n: int, batch: int, accumulate: int) 
         )
         assert h.train_acc[e] * n == pytest.approx(round(h.train_acc[e] * n))
     assert len(h.grad_norm) == 2 and all(g > 0 for g in h.grad_norm)
+
+
+# ---------------------------------------------------------------- new-user review fixes
+def test_device_typos_fail_at_construction_listing_valid_forms() -> None:
+    with pytest.raises(ValueError, match=r"device='gpu'.*'cuda'.*'cuda:N'"):
+        Trainer(max_epochs=1, device="gpu")
+    with pytest.raises(TypeError, match=r"device=3"):
+        Trainer(max_epochs=1, device=3)  # type: ignore[arg-type]
+    assert Trainer(max_epochs=1, device=torch.device("cpu")).device == torch.device("cpu")
+    assert Trainer(max_epochs=1, device="cuda:1").device == "cuda:1"  # valid even without CUDA
+
+
+def test_a_loss_class_is_refused_with_how_to_instantiate_it() -> None:
+    with pytest.raises(TypeError, match=r"loss=CrossEntropyLoss\(\)"):
+        Trainer(max_epochs=1, loss=nn.CrossEntropyLoss)  # type: ignore[arg-type]
+
+
+def test_a_non_integer_seed_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match=r"seed='a'\): must be an integer"):
+        Trainer(max_epochs=1, seed="a")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"seed=True"):
+        Trainer(max_epochs=1, seed=True)
+
+
+def test_unknown_option_message_is_punctuated_and_knows_common_aliases() -> None:
+    with pytest.raises(TypeError, match=r"'learning_rate'; did you mean lr\? Valid options: "):
+        Trainer(max_epochs=1).replace(learning_rate=1e-3)
+    with pytest.raises(TypeError, match=r"'zzz'\. Valid options: max_epochs"):
+        Trainer(max_epochs=1).replace(zzz=1)
+
+
+def test_normalize_accepts_numbers_or_sequences_and_checks_channels() -> None:
+    x, y = blobs(32)
+    t = T(max_epochs=1, batch_size=8, seed=0, normalize=(0.5, 0.2))
+    assert t.normalize == ((0.5,), (0.2,))
+    a, b = mlp(), mlp()
+    t.fit(a, (x, y))
+    T(max_epochs=1, batch_size=8, seed=0).fit(b, ((x - 0.5) / 0.2, y))
+    assert same_weights(a, b)  # a scalar applies to every channel
+    for bad in ((0.5,), (0.5, 0.2, 0.1), ((0.5, 0.5), (0.2,) * 3), (0.5, 0.0), "ab", ("a", 1)):
+        with pytest.raises(ValueError, match=r"normalize="):
+            Trainer(max_epochs=1, normalize=bad)  # type: ignore[arg-type]
+    two = T(max_epochs=1, normalize=((0.5, 0.5), (0.2, 0.2)))
+    with pytest.raises(ValueError, match=r"2 values per channel.*3 channels.*one mean and one std"):
+        two.fit(mlp(), (x, y))
+
+
+def test_a_single_callback_is_accepted_and_a_non_callback_explained() -> None:
+    cb = EarlyStoppingLike()
+    assert T(max_epochs=1, callbacks=cb).callbacks == (cb,)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"callbacks=3\): pass a list"):
+        T(max_epochs=1, callbacks=3)  # type: ignore[arg-type]
+
+
+class EarlyStoppingLike(Callback):
+    def on_epoch_end(self, state: FitState) -> None:
+        state.should_stop = True
+
+
+def test_float_images_in_0_255_warn_once_per_fit() -> None:
+    x, y = blobs(32)
+    with pytest.warns(UserWarning, match=r"values up to 2\d\d.*Divide by 255.*uint8") as rec:
+        T(max_epochs=2, batch_size=8).fit(mlp(), (x * 255, y))
+    assert len([w for w in rec if "Divide by 255" in str(w.message)]) == 1
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        T(max_epochs=1, batch_size=8).fit(mlp(), (x, y))  # 0..1
+        T(max_epochs=1, batch_size=8).fit(mlp(), ((x - 0.5) / 0.1, y))  # standardized
+        T(max_epochs=1, batch_size=8, normalize=(127.0, 64.0)).fit(mlp(), (x * 255, y))
+
+
+def test_sync_batchnorm_single_process_says_it_does_nothing() -> None:
+    x, y = blobs(16)
+    with pytest.warns(UserWarning, match=r"sync_batchnorm=True has no effect"):
+        T(max_epochs=1, sync_batchnorm=True).fit(bn_model(), (x, y))
+
+
+def test_label_shape_and_string_labels_are_explained() -> None:
+    x, y = blobs(16)
+    with pytest.raises(ValueError, match=r"shape \(16, 1\).*y\.squeeze\(1\) or y\.reshape\(-1\)"):
+        T(max_epochs=1).fit(mlp(), (x, y[:, None]))
+    names = np.array(["car", "ambulance"] * 8)
+    for labels in (names, list(names)):
+        with pytest.raises(TypeError, match=r"integer class indices.*np\.unique\(y, return_inverse=True\)"):
+            T(max_epochs=1).fit(mlp(), (x, labels))
+
+
+def test_hints_are_valid_code_for_the_type_passed() -> None:
+    x, y = blobs(16)
+    with pytest.raises(TypeError, match=r'y\.astype\("int64"\)'):
+        T(max_epochs=1).fit(mlp(), (x.numpy(), y.numpy().astype("float32")))
+    with pytest.raises(TypeError, match=r"y\.long\(\)"):
+        T(max_epochs=1).fit(mlp(), (x, y.float()))
+    nhwc = x.permute(0, 2, 3, 1)
+    with pytest.raises(ValueError, match=r"Convert with X\.transpose\(0, 3, 1, 2\)"):
+        T(max_epochs=1).fit(mlp(), (nhwc.numpy(), y))
+    with pytest.raises(ValueError, match=r"Convert with X\.permute\(0, 3, 1, 2\)"):
+        T(max_epochs=1).fit(mlp(), (nhwc, y))
+
+
+def test_an_image_dataset_namedtuple_is_taken_as_images_and_labels() -> None:
+    from typing import NamedTuple
+
+    class ImageDataset(NamedTuple):  # the shape of cnnkit.data.ImageDataset, duck-typed
+        images: torch.Tensor
+        labels: torch.Tensor
+        class_names: list[str]
+
+    x, y = blobs(16)
+    xu8 = (x * 255).to(torch.uint8)
+    ds = ImageDataset(xu8, y, ["a", "b"])
+    a, b = mlp(), mlp()
+    h = T(max_epochs=1, batch_size=8, seed=0).fit(a, ds, val=ds)
+    T(max_epochs=1, batch_size=8, seed=0).fit(b, (xu8, y), val=(xu8, y))
+    assert h.val_loss and same_weights(a, b)
+    assert T(max_epochs=1).predict(a, ds).shape == (16, 2)

@@ -27,39 +27,62 @@ def _to_tensor(value: Any, what: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     if isinstance(value, np.ndarray):
+        if value.dtype.kind in "USO":  # str, bytes, object: no tensor form
+            raise TypeError(
+                f"{what} is a numpy array of {value.dtype} values (e.g. {value.flat[0]!r}); "
+                + (
+                    "labels must be integer class indices: map names to indices, e.g. "
+                    "class_names, y = np.unique(y, return_inverse=True)"
+                    if what.endswith(("y", "labels"))
+                    else "it must hold numbers (uint8 or float images)"
+                )
+            )
         return torch.from_numpy(np.ascontiguousarray(value))
     if isinstance(value, (list, tuple)):
+        if value and isinstance(value[0], (str, bytes)):
+            return _to_tensor(np.asarray(value), what)  # the numpy message names the fix
         return torch.as_tensor(value)
     raise TypeError(f"{what} must be a torch.Tensor or numpy array, got {type(value).__name__}")
 
 
-def nhwc_hint(shape: Sequence[int], what: str) -> str | None:
-    """Return an error message if ``shape`` looks channels-last (``(N, H, W, C)`` or ``(H, W, C)``)."""
+def nhwc_hint(shape: Sequence[int], what: str, *, numpy: bool = False) -> str | None:
+    """Return an error message if ``shape`` looks channels-last (``(N, H, W, C)`` or ``(H, W, C)``).
+
+    ``numpy`` selects the conversion the message suggests: ``X.transpose(...)`` for a numpy
+    array, ``X.permute(...)`` for a tensor.
+    """
     if len(shape) == 4:
         c_first, c_last = shape[1], shape[3]
-        perm = "permute(0, 3, 1, 2)"
+        axes = "(0, 3, 1, 2)"
     elif len(shape) == 3:
         c_first, c_last = shape[0], shape[2]
-        perm = "permute(2, 0, 1)"
+        axes = "(2, 0, 1)"
     else:
         return None
     if c_last in (1, 3, 4) and c_first not in (1, 3, 4):
+        fix = f"X.transpose{axes}" if numpy else f"X.permute{axes}"
         return (
             f"{what} has shape {tuple(shape)}, which looks channels-last (NHWC); cnnkit expects "
-            f"channels-first (NCHW). Convert with {what}.{perm} (not reshape/view, which "
+            f"channels-first (NCHW). Convert with {fix} (not reshape/view, which "
             "scrambles the pixels)"
         )
     return None
 
 
-def _check_labels_dtype(y: torch.Tensor, what: str) -> torch.Tensor:
+def _check_labels_dtype(y: torch.Tensor, what: str, *, numpy: bool = False) -> torch.Tensor:
     if y.ndim == 1:
         if y.dtype.is_floating_point or y.is_complex():
+            fix = 'y.astype("int64")' if numpy else "y.long()"
             raise TypeError(
-                f"{what} holds {y.dtype} values; class labels must be integers (e.g. {what}.long()),"
-                " or soft targets of shape (N, num_classes)"
+                f"{what} holds {y.dtype} values; class labels must be integers (convert with "
+                f"{fix}), or soft targets of shape (N, num_classes)"
             )
         return y if y.dtype == torch.int64 else y.long()
+    if y.ndim == 2 and y.shape[1] == 1 and not y.dtype.is_floating_point:
+        raise ValueError(
+            f"{what} has shape {tuple(y.shape)}: class labels must be a flat (N,) vector; "
+            "use y.squeeze(1) or y.reshape(-1)"
+        )
     if y.ndim == 2:
         if not y.dtype.is_floating_point:
             raise TypeError(
@@ -79,7 +102,13 @@ class TensorSource:
         self.role = role
         self._buffer: torch.Tensor | None = None
         self.x = _to_tensor(x, f"{role} X")
-        self.y = None if y is None else _check_labels_dtype(_to_tensor(y, f"{role} y"), f"{role} y")
+        self.y = (
+            None
+            if y is None
+            else _check_labels_dtype(
+                _to_tensor(y, f"{role} y"), f"{role} y", numpy=isinstance(y, np.ndarray)
+            )
+        )
         n = self.x.shape[0] if self.x.ndim else 0
         if self.x.ndim < 2:
             raise ValueError(
@@ -93,7 +122,9 @@ class TensorSource:
             raise ValueError(
                 f"{role} X has {n} samples but y has {self.y.shape[0]}; X and y must have the same length"
             )
-        hint = nhwc_hint(self.x.shape, f"{role}_X" if role != "predict" else "X")
+        hint = nhwc_hint(
+            self.x.shape, f"{role} X" if role != "predict" else "X", numpy=isinstance(x, np.ndarray)
+        )
         if hint:
             raise ValueError(hint)
         # One pass over the data, once per fit: NaN/inf inputs would silently poison training.
@@ -170,8 +201,9 @@ class LoaderSource:
         if not self.iterable:
             item = self.dataset[0]
             x, y = self._split(item)
+            is_np = isinstance(x, np.ndarray)
             x = _to_tensor(x, f"{self.role} sample")
-            hint = nhwc_hint(x.shape, f"{self.role} sample")
+            hint = nhwc_hint(x.shape, f"{self.role} sample", numpy=is_np)
             if hint:
                 raise ValueError(hint + " (fix it in the Dataset's __getitem__)")
             yt = None if y is None else torch.as_tensor(y)
@@ -288,7 +320,8 @@ def as_source(
     """Wrap user data for ``fit``/``evaluate``/``predict``.
 
     Args:
-        data: ``(X, y)`` tensors/arrays, ``X`` alone (only when ``labels`` is False), a
+        data: ``(X, y)`` tensors/arrays, ``X`` alone (only when ``labels`` is False), an
+            object with ``images`` and ``labels`` attributes (``cnnkit.data.ImageDataset``), a
             ``Dataset`` or a ``DataLoader``.
         role: ``"train"``, ``"val"``, ``"data"`` or ``"predict"`` (used in messages).
         labels: Whether labels are required.
@@ -300,10 +333,15 @@ def as_source(
     """
     if isinstance(data, (DataLoader, Dataset)):
         return LoaderSource(data, role, num_workers, pin)
+    if hasattr(data, "images") and hasattr(data, "labels"):
+        # cnnkit.data.ImageDataset (images, labels, class_names), duck-typed so training does
+        # not depend on cnnkit.data; checked before the tuple case since it is a NamedTuple.
+        return TensorSource(data.images, data.labels if labels else None, role)
     if isinstance(data, (tuple, list)):
         if len(data) != 2:
             raise ValueError(
-                f"{role} must be (X, y); got a {type(data).__name__} of length {len(data)}"
+                f"{role} must be (X, y) (images and labels); got a {type(data).__name__} of "
+                f"length {len(data)}"
             )
         x, y = data
         if y is None and labels:

@@ -63,6 +63,8 @@ class FitState:
         shuffle_generator: The generator that orders training samples each epoch.
         should_stop: Set to ``True`` in ``on_epoch_end`` to stop after this epoch.
         stop_reason: Human-readable reason, copied to ``History.stop_reason`` on stop.
+        schedule_steps: Total optimizer steps the learning-rate schedule was built for
+            (``None`` without a step-based schedule); a resume must plan the same number.
     """
 
     trainer: Trainer
@@ -80,6 +82,7 @@ class FitState:
     shuffle_generator: torch.Generator | None = None
     should_stop: bool = False
     stop_reason: str | None = None
+    schedule_steps: int | None = None
 
     def checkpoint(self) -> dict[str, Any]:
         """Return the full training state as a ``weights_only``-loadable dict.
@@ -87,7 +90,8 @@ class FitState:
         Returns:
             Dict with ``cnnkit_checkpoint`` (format version), ``epoch``, ``model``,
             ``optimizer``, ``scheduler``, ``scaler``, ``rng``, ``history``, ``callbacks``,
-            ``should_stop`` and ``stop_reason``.
+            ``should_stop``, ``stop_reason``, ``max_epochs`` and ``schedule_steps`` (the total
+            optimizer steps the learning-rate schedule was built for; ``None`` without one).
         """
         return {
             "cnnkit_checkpoint": CHECKPOINT_FORMAT,
@@ -101,6 +105,8 @@ class FitState:
             "callbacks": callback_states(self.callbacks),
             "should_stop": self.should_stop,
             "stop_reason": self.stop_reason,
+            "max_epochs": self.max_epochs,
+            "schedule_steps": self.schedule_steps,
         }
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> Path | None:
@@ -332,7 +338,7 @@ class ModelCheckpoint(Callback):
     state of a diverged run.
 
     Args:
-        dirpath: Directory for ``last.pt`` / ``best.pt`` (created if missing).
+        dirpath: Directory for ``last.pt`` / ``best.pt`` (created if missing); not a file name.
         save_best: Write ``best.pt`` when ``monitor`` improves.
         save_last: Write ``last.pt`` after every epoch.
         monitor: Metric deciding "best"; ``None`` means ``"val_loss"`` with validation data and
@@ -357,6 +363,11 @@ class ModelCheckpoint(Callback):
         if not (save_best or save_last):
             raise ValueError(
                 "ModelCheckpoint with save_best=False and save_last=False saves nothing"
+            )
+        if Path(dirpath).suffix.lower() in (".pt", ".pth", ".ckpt"):
+            raise ValueError(
+                f"ModelCheckpoint({str(dirpath)!r}) takes a directory, not a file: it writes "
+                f"last.pt and best.pt inside it; pass e.g. ModelCheckpoint({str(Path(dirpath).parent)!r})"
             )
         self.dirpath = Path(dirpath)
         self.save_best = save_best

@@ -121,6 +121,20 @@ class History:
     def __len__(self) -> int:
         return self.epochs
 
+    def __repr__(self) -> str:
+        """A one-line summary (the full series are in :meth:`to_dict`), e.g.
+        ``History(epochs=3, train_loss=0.41, val_loss=0.52, train_acc=0.83, val_acc=0.78,
+        best_epoch=2)``."""
+        parts = [f"epochs={self.epochs}"]
+        for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
+            series = getattr(self, key)
+            if series:
+                parts.append(f"{key}={series[-1]:.4g}")
+        parts.append(f"best_epoch={self.best_epoch}")
+        if self.stop_reason is not None:
+            parts.append(f"stop_reason={self.stop_reason!r}")
+        return f"History({', '.join(parts)})"
+
     @property
     def best_epoch(self) -> int | None:
         """The 1-based epoch with the lowest finite ``val_loss`` (``train_loss`` without validation).

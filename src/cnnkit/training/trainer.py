@@ -18,7 +18,7 @@ import random
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,7 @@ AugmentFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Ten
 _PRECISIONS = ("32", "bf16-mixed", "16-mixed")
 _OPTIMIZERS = ("adam", "adamw", "sgd")
 _SCHEDULERS = ("onecycle", "cosine")
+_ALIASES = {"learning_rate": "lr", "epochs": "max_epochs", "clip_grad_norm": "grad_clip"}
 
 
 def seed_everything(seed: int) -> None:
@@ -197,7 +198,7 @@ class Trainer:
     num_workers: int = 0  # DataLoader workers for Dataset inputs (fast path needs none)
     sync_batchnorm: bool = False  # SyncBatchNorm under DDP
     augment: AugmentFn | None = None  # per-batch training hook (x, y) -> (x, y), on device
-    normalize: tuple[Sequence[float], Sequence[float]] | None = None  # (mean, std) per channel
+    normalize: tuple[float | Sequence[float], float | Sequence[float]] | None = None  # (mean, std)
     eval_batch_size: int | None = None  # None: batch_size
 
     # ------------------------------------------------------------------ options
@@ -230,22 +231,33 @@ class Trainer:
             )
         if self.precision not in _PRECISIONS:
             raise bad("precision", f"must be one of {_PRECISIONS}")
+        if isinstance(self.seed, bool) or not (self.seed is None or isinstance(self.seed, int)):
+            raise bad("seed", "must be an integer (e.g. seed=0) or None")
+        self.device = _check_device(self.device)
+        if isinstance(self.loss, type):
+            raise TypeError(
+                f"Trainer(loss={self.loss.__name__}): pass an instance, not the class, e.g. "
+                f"loss={self.loss.__name__}() (a loss class called on (logits, targets) builds "
+                "a new loss object instead of computing the loss)"
+            )
         if self.loss is not None and not callable(self.loss):
             raise bad("loss", "must be None or a callable loss(logits, targets)")
         if self.augment is not None and not callable(self.augment):
             raise bad("augment", "must be None or a callable augment(x, y) -> (x, y)")
-        if self.normalize is not None and (
-            len(self.normalize) != 2 or len(self.normalize[0]) != len(self.normalize[1])
-        ):
-            raise bad("normalize", "must be (mean, std) with one value per channel in each")
-        if self.normalize is not None and any(s <= 0 for s in self.normalize[1]):
-            raise bad("normalize", "std values must be > 0")
-        self.callbacks = tuple(self.callbacks)
+        if self.normalize is not None:
+            self.normalize = _check_normalize(self.normalize)
+        hooks = ("on_fit_start", "on_epoch_start", "on_epoch_end", "on_fit_end")
+        cbs: Any = self.callbacks
+        if any(hasattr(cbs, h) for h in hooks):
+            cbs = (cbs,)  # a single callback: the common slip of forgetting the list
+        elif isinstance(cbs, (str, bytes)) or not isinstance(cbs, Iterable):
+            raise TypeError(
+                f"Trainer(callbacks={cbs!r}): pass a list of callbacks, e.g. "
+                "callbacks=[EarlyStopping(patience=5), ModelCheckpoint('runs/x')]"
+            )
+        self.callbacks = tuple(cbs)
         for cb in self.callbacks:
-            if not any(
-                hasattr(cb, h)
-                for h in ("on_fit_start", "on_epoch_start", "on_epoch_end", "on_fit_end")
-            ):
+            if not any(hasattr(cb, h) for h in hooks):
                 raise TypeError(
                     f"callback {cb!r} has none of on_fit_start/on_epoch_start/on_epoch_end/on_fit_end; "
                     "see cnnkit.training.callbacks for the protocol"
@@ -271,8 +283,12 @@ class Trainer:
         for key in changes:
             if key not in names:
                 close = difflib.get_close_matches(key, names, n=2)
+                if key in _ALIASES:  # other libraries' names for the same option
+                    close = [_ALIASES[key]]
                 hint = f"; did you mean {' or '.join(close)}?" if close else ""
-                raise TypeError(f"Trainer has no option {key!r}{hint} Options: {', '.join(names)}")
+                raise TypeError(
+                    f"Trainer has no option {key!r}{hint or '.'} Valid options: {', '.join(names)}"
+                )
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------ public API
@@ -326,6 +342,15 @@ class Trainer:
             else as_source(val, "val", labels=True, num_workers=self.num_workers, pin=pin)
         )
 
+        if self.normalize is None:
+            _warn_if_unscaled(train_src)
+        if self.sync_batchnorm and not info.enabled:
+            warnings.warn(
+                "sync_batchnorm=True has no effect in a single-process run (there is only one "
+                "batch to take statistics from); it applies when launched with torchrun on GPUs",
+                UserWarning,
+                stacklevel=2,
+            )
         if self.sync_batchnorm and info.enabled:
             if device.type != "cuda":
                 raise ValueError(
@@ -347,6 +372,11 @@ class Trainer:
         )
         steps_per_epoch = None if n_batches is None else math.ceil(n_batches / self.accumulate)
         run.scheduler = self._make_scheduler(run.optimizer, steps_per_epoch)
+        schedule_steps = (
+            None
+            if run.scheduler is None or _is_plateau(run.scheduler) or steps_per_epoch is None
+            else steps_per_epoch * self.max_epochs
+        )
         if self.precision == "16-mixed" and device.type == "cuda":
             run.scaler = _grad_scaler(device.type)
         if info.enabled:
@@ -375,6 +405,7 @@ class Trainer:
             world_size=info.world_size,
             callbacks=callbacks,
             shuffle_generator=gen,
+            schedule_steps=schedule_steps,
         )
         if resume_from is not None:
             self._resume(state, run, resume_from, device)
@@ -769,6 +800,7 @@ class Trainer:
         model.eval()
         try:
             xs, _ys = train.sample()
+            _check_channels(self.normalize, xs, train.role)
             xb, _ = self._prepare(run, xs, None, train=False)
             try:
                 out = model(xb)
@@ -895,9 +927,24 @@ class Trainer:
         self, state: FitState, run: _Run, path: str | os.PathLike[str], device: torch.device
     ) -> None:
         ckpt = load_checkpoint(path, map_location=device)
-        state.model.load_state_dict(ckpt["model"])
+        _check_schedule(ckpt, state, path)
+        try:
+            state.model.load_state_dict(ckpt["model"])
+        except RuntimeError as err:
+            raise ValueError(
+                f"the weights in checkpoint {path} do not fit this model ({_brief(err)}); "
+                "resume with a model built exactly like the one that wrote the checkpoint (e.g. "
+                "from the same ModelBuilder spec / constructor arguments)"
+            ) from err
         assert run.optimizer is not None
-        run.optimizer.load_state_dict(ckpt["optimizer"])
+        try:
+            run.optimizer.load_state_dict(ckpt["optimizer"])
+        except ValueError as err:
+            raise ValueError(
+                f"the optimizer state in checkpoint {path} does not fit this run ({err}); resume "
+                "with the same optimizer, weight_decay (which sets the parameter groups) and "
+                "trainable parameters as the run that wrote it"
+            ) from err
         if run.scheduler is not None and ckpt.get("scheduler") is not None:
             run.scheduler.load_state_dict(ckpt["scheduler"])
         if run.scaler is not None and ckpt.get("scaler") is not None:
@@ -955,10 +1002,137 @@ class Trainer:
 
 
 # ---------------------------------------------------------------------- module helpers
+_DEVICE_FORMS = "'auto', 'cpu', 'cuda', 'cuda:N' (e.g. 'cuda:0'), 'mps' or a torch.device"
+
+
+def _check_device(device: Any) -> str | torch.device:
+    """Validate ``Trainer(device=...)`` up front, so a typo fails at construction, not in fit."""
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(
+            f"Trainer(device={device!r}): expected a string or torch.device; use {_DEVICE_FORMS}"
+        )
+    if device == "auto":
+        return device
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError) as err:
+        hint = " (torch calls GPUs 'cuda')" if device.lower().startswith("gpu") else ""
+        raise ValueError(
+            f"Trainer(device={device!r}) is not a valid device{hint}; use {_DEVICE_FORMS}"
+        ) from err
+    return device
+
+
+def _check_normalize(value: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Canonical ``((mean, ...), (std, ...))``: each part a number or one number per channel."""
+    form = (
+        "must be (mean, std), each a number (same for every channel) or a sequence with one "
+        "number per channel, e.g. normalize=(0.5, 0.25) or "
+        "normalize=((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))"
+    )
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise ValueError(f"Trainer(normalize={value!r}) {form}")
+    parts: list[tuple[float, ...]] = []
+    for part in value:
+        seq = (part,) if isinstance(part, (int, float)) else part
+        if (
+            isinstance(seq, (str, bytes))
+            or not isinstance(seq, Sequence)
+            or not seq
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seq)
+        ):
+            raise ValueError(f"Trainer(normalize={value!r}) {form}")
+        parts.append(tuple(float(v) for v in seq))
+    mean, std = parts
+    if len(mean) != len(std) and 1 not in (len(mean), len(std)):
+        raise ValueError(
+            f"Trainer(normalize={value!r}): mean has {len(mean)} values but std has {len(std)}; "
+            "give one value per channel in each (or a single number)"
+        )
+    if not all(v > 0 and math.isfinite(v) for v in std):
+        raise ValueError(f"Trainer(normalize={value!r}): std values must be finite and > 0")
+    return mean, std
+
+
+def _brief(err: BaseException, limit: int = 300) -> str:
+    """The error's text on one line, cut to ``limit`` characters (state_dict errors run long)."""
+    text = " ".join(line.strip() for line in str(err).strip().splitlines())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: Float images are sampled this many at a time for the 0..255 check (cheap, once per fit).
+_SCALE_SAMPLE = 64
+
+
+def _warn_if_unscaled(src: Source) -> None:
+    """Warn once per fit when in-memory float images look like 0..255 pixel values."""
+    if not isinstance(src, TensorSource) or not src.x.dtype.is_floating_point:
+        return
+    lo, hi = torch.aminmax(src.x[:_SCALE_SAMPLE])
+    peak = float(hi)
+    # Standardized inputs (already mean/std-normalized) also exceed 1.5 but go below 0; raw
+    # 0..255 pixels never do, so only non-negative data with a large peak is warned about.
+    if peak > 1.5 and float(lo) >= 0:
+        warnings.warn(
+            f"{src.role} X is {src.x.dtype} with values up to {peak:g} (in its first "
+            f"{min(len(src), _SCALE_SAMPLE)} samples) and no normalize= is set: images in "
+            "0..255 train poorly. Divide by 255 (X / 255), pass the uint8 images as they are "
+            "(cnnkit scales them), or set normalize=(mean, std) for this scale",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _planned_steps(ckpt: dict[str, Any]) -> int | None:
+    """Total steps the checkpoint's schedule was built for (older checkpoints: from its state)."""
+    if ckpt.get("schedule_steps") is not None:
+        return int(ckpt["schedule_steps"])
+    sched = ckpt.get("scheduler")
+    if isinstance(sched, dict):
+        for key in ("total_steps", "T_max"):  # OneCycleLR, CosineAnnealingLR
+            if isinstance(sched.get(key), int):
+                return int(sched[key])
+    return None
+
+
+def _check_schedule(ckpt: dict[str, Any], state: FitState, path: str | os.PathLike[str]) -> None:
+    """A schedule is built for a fixed number of steps: refuse to resume it with another."""
+    if state.schedule_steps is None:
+        return
+    saved = _planned_steps(ckpt)
+    if saved is None or saved == state.schedule_steps:
+        return
+    done = int(ckpt.get("epoch", 0))
+    raise ValueError(
+        f"checkpoint {path} was written by a run whose learning-rate schedule spans {saved} "
+        f"steps, but this fit plans {state.schedule_steps} (max_epochs={state.max_epochs}); a "
+        "scheduled run can only be resumed with the same max_epochs, batch_size, accumulate and "
+        "training data. Resume with the original max_epochs, or start a new run from the "
+        f"checkpoint's weights (load_checkpoint(path, model), then fit without resume_from; it "
+        f"completed {done} epochs) so the schedule is built for the new length"
+    )
+
+
 def _call(cb: Any, hook: str, state: FitState) -> None:
     fn = getattr(cb, hook, None)
     if fn is not None:
         fn(state)
+
+
+def _check_channels(normalize: Any, xs: torch.Tensor, role: str) -> None:
+    """``normalize`` with one value per channel must match the images' channel axis."""
+    if normalize is None:
+        return
+    n = max(len(normalize[0]), len(normalize[1]))
+    if n > 1 and (xs.ndim < 2 or xs.shape[1] != n):
+        got = f"{xs.shape[1]} channels" if xs.ndim >= 2 else f"shape {tuple(xs.shape)}"
+        raise ValueError(
+            f"normalize has {n} values per channel (mean {normalize[0]}, std {normalize[1]}) but "
+            f"the {role} images have {got} (samples of shape {tuple(xs.shape[1:])}, expected "
+            f"(C, H, W)); give one mean and one std per channel, or a single number for all"
+        )
 
 
 def _check_targets(y: torch.Tensor, num_classes: int, role: str) -> None:
