@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         slug = name.strip("+").replace(" +", "_").replace(" ", "_").replace("+", "")
         for seed, history in enumerate(histories):
             history.to_json(out / f"history_{slug}_seed{seed}.json")
-        plot_history(histories[0], out / f"curves_{slug}.png", title=f"{name} (seed 0)",
+        plot_history(histories[0], out / f"curves_{slug}.png", title=f"{name}, seed 0",
                      diagnosis=result.diagnoses[name][0])
     plot_history({name: hs[0] for name, hs in result.histories.items()}, out / "curves_all.png",
                  title="All variants (seed 0)")
