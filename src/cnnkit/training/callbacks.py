@@ -345,6 +345,10 @@ class ModelCheckpoint(Callback):
             ``"train_loss"`` without.
         mode: ``"min"``, ``"max"`` or ``"auto"`` (``"max"`` for accuracies).
 
+    Raises:
+        ValueError: If ``dirpath`` ends in ``.pt``, ``.pth`` or ``.ckpt`` (a file name, not a
+            directory), or if both ``save_best`` and ``save_last`` are False.
+
     Example:
         >>> ckpt = ModelCheckpoint("runs/exp1")
         >>> # Trainer(max_epochs=20, callbacks=[ckpt]).fit(model, train, val)

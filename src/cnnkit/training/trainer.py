@@ -129,11 +129,15 @@ class Trainer:
             biases and normalization weights are never decayed. For ``"adam"`` it is L2
             regularization, for ``"adamw"`` decoupled decay.
         scheduler: ``None`` (constant lr), ``"onecycle"`` (peak ``lr``), ``"cosine"`` (from
-            ``lr`` to 0), both per optimizer step; or ``factory(optimizer, total_steps)``.
+            ``lr`` to 0), both per optimizer step; or ``factory(optimizer, total_steps)``. A
+            schedule is built for ``max_epochs`` epochs, so a run with one can only be resumed
+            with the same ``max_epochs`` (and batch size, ``accumulate`` and data size).
         loss: ``None`` for cross-entropy (which accepts class indices or soft targets), or a
-            callable ``loss(logits, targets) -> scalar mean``.
+            callable ``loss(logits, targets) -> scalar mean`` (an instance such as
+            ``nn.CrossEntropyLoss()``, not the class).
         label_smoothing: Label smoothing of the default cross-entropy, in ``[0, 1)``.
-        device: ``"auto"`` (CUDA, then MPS, then CPU), or any torch device string/object.
+        device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
+            ``"mps"`` or a ``torch.device``; an invalid string fails here, not in ``fit``.
         precision: ``"32"``; ``"bf16-mixed"`` (autocast to bfloat16; CUDA with bf16 support, or
             CPU); ``"16-mixed"`` (float16 autocast with a gradient scaler; CUDA or MPS).
         grad_clip: Clip the global gradient L2 norm to this value (``None``: no clipping).
@@ -143,23 +147,27 @@ class Trainer:
             on recent GPUs and with oneDNN on CPU).
         compile: ``True`` to ``torch.compile`` the model (default inductor backend) or a backend
             name such as ``"aot_eager"``.
-        seed: Seed Python, NumPy and torch at the start of ``fit`` and order the data with it;
+        seed: An integer (or ``None``): seed Python, NumPy and torch at the start of ``fit``
+            and order the data with it;
             two CPU runs with the same seed (and the same initial model) are bitwise identical.
         deterministic: ``torch.use_deterministic_algorithms(True)`` during ``fit`` (needed for
             bitwise reproducibility on CUDA; may be slower or unsupported by some ops).
-        callbacks: Objects following the callback protocol (see :mod:`cnnkit.training.callbacks`).
+        callbacks: A list of objects following the callback protocol (see
+            :mod:`cnnkit.training.callbacks`); a single callback is accepted too.
         progress: Show progress: a tqdm bar per epoch on a terminal, one summary line per epoch
             otherwise, nothing with ``False``. Only rank 0 prints.
         num_workers: DataLoader workers for ``Dataset`` inputs (the in-memory fast path needs
             none).
         sync_batchnorm: Under DDP on CUDA, convert batch norm layers to ``SyncBatchNorm`` so
             statistics are computed over the global batch (torch supports it on GPUs only; a
-            clear error on CPU). Ignored in single-process runs.
+            clear error on CPU). A single-process run ignores it with a ``UserWarning``.
         augment: ``augment(x, y) -> (x, y)`` applied to every training batch on the device,
             after uint8 images become floats in ``[0, 1]`` and before ``normalize`` (e.g. a
             ``cnnkit.augment`` pipeline, or ``Mixup`` which returns soft targets).
-        normalize: ``(mean, std)`` per channel, applied to every batch on the device after
-            augmentation, e.g. ``((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))``.
+        normalize: ``(mean, std)`` applied to every batch on the device after augmentation;
+            each a number (every channel) or one number per channel, e.g. ``(0.5, 0.25)`` or
+            ``((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))``. Stored as two tuples; a
+            per-channel length is checked against the images' channels before training.
         eval_batch_size: Batch size of validation, ``evaluate`` and ``predict`` (default
             ``batch_size``).
 
@@ -175,6 +183,8 @@ class Trainer:
         >>> history = trainer.fit(model, (X, y), val=(X, y))
         >>> len(history.train_loss), sorted(trainer.evaluate(model, (X, y)))
         (2, ['accuracy', 'loss'])
+        >>> Trainer(max_epochs=1, normalize=(0.5, 0.25)).normalize
+        ((0.5,), (0.25,))
     """
 
     max_epochs: int  # passes over the training data; required, there is no good universal value
@@ -307,16 +317,21 @@ class Trainer:
                 the device (and left there) and trained in place.
             train: ``(X, y)`` tensors or numpy arrays (``X``: ``(N, C, H, W)`` uint8 or float,
                 or any ``(N, ...)`` the model takes; ``y``: ``(N,)`` integer class indices or
-                ``(N, num_classes)`` soft targets), a ``Dataset`` of ``(x, y)`` pairs, or a
+                ``(N, num_classes)`` soft targets), an object with ``images`` and ``labels``
+                (``cnnkit.data.ImageDataset``), a ``Dataset`` of ``(x, y)`` pairs, or a
                 ``DataLoader`` of ``(x, y)`` batches. uint8 images are divided by 255 per batch
-                on the device. Host-side ``(X, y)`` batches are gathered into one reused
-                buffer (no allocation per step): a hook or ``augment`` that keeps a reference
-                to a raw float input batch beyond its step must ``clone()`` it.
+                on the device; float images that look like 0..255 (non-negative, above 1.5 in
+                the first 64 samples) without ``normalize`` give a ``UserWarning``. Training
+                batches of host-side ``(X, y)`` are gathered into one reused buffer (no
+                allocation per step); with float32 ``X`` on a CPU device that buffer is the
+                very batch ``augment`` and the model receive, so a hook or ``augment`` that
+                keeps it beyond the step must ``clone()`` it.
             val: Validation data in the same forms (labels required), or ``None``.
             resume_from: A checkpoint written by :class:`ModelCheckpoint` (``last.pt``): model,
                 optimizer, scheduler, scaler, RNG, history and callback states are restored and
                 training continues after its epoch. On CPU the result is bitwise identical to
-                an uninterrupted run.
+                an uninterrupted run. Without a scheduler ``max_epochs`` may be raised to train
+                longer; with one it must match the run that wrote the checkpoint.
 
         Returns:
             The history of all epochs (including those before a resume). Under ``torchrun``
@@ -324,9 +339,13 @@ class Trainer:
 
         Raises:
             ValueError: Before any training step, for empty data, ``X``/``y`` length mismatch,
-                NHWC images, labels outside ``[0, num_classes)``, a model whose output width is
-                not the number of classes, ``val`` without labels, or an unsupported precision.
-            TypeError: For unsupported data types or float class labels.
+                NHWC images, ``(N, 1)`` labels, labels outside ``[0, num_classes)`` (the
+                model outputs too few logits), soft targets whose width is not the model's
+                output width, a model with 1 output under cross-entropy, ``normalize`` values
+                that do not match the channels, ``val`` without labels, an unsupported
+                precision, or a ``resume_from`` checkpoint of another architecture or (with a
+                scheduler) another planned length.
+            TypeError: For unsupported data types, float class labels or string labels.
         """
         info = ddp_util.detect()
         device = self._resolve_device(info)
