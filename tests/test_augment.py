@@ -317,7 +317,7 @@ def test_p_one_crops_and_mixing_change_every_image() -> None:
     # A padded crop keeps the image only at the centre offset: 1 of 7 * 9 offsets.
     kept = (crop_same_size(x, 1.0, gen(0)) == x).flatten(1).all(1)
     assert int(kept.sum()) <= 3
-    assert (RandomResizedCrop(16, p=1.0)(x) != x).flatten(1).any(1).all()
+    assert (RandomResizedCrop(16, p=1.0, generator=gen(0))(x) != x).flatten(1).any(1).all()
     y = torch.arange(32) % 2
     out, _ = Mixup(2, alpha=1.0, generator=gen(0))(x, y)
     assert (out != x).flatten(1).any(1).all()
