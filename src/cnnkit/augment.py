@@ -298,7 +298,25 @@ def _sample_boxes(
 # --------------------------------------------------------------------------------------------
 
 
-class Augmentation(nn.Module):
+class _BatchTransform(nn.Module):
+    """A module called as ``t(x) -> x`` or ``t(x, y) -> (x, y)``, typed for both forms.
+
+    The base of every transform here, so that one typed ``__call__`` serves them all.
+    """
+
+    @overload
+    def __call__(self, x: Tensor) -> Tensor: ...
+
+    @overload
+    def __call__(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]: ...
+
+    def __call__(self, x: Tensor, y: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
+        if y is None:
+            return super().__call__(x)  # type: ignore[no-any-return]
+        return super().__call__(x, y)  # type: ignore[no-any-return]
+
+
+class Augmentation(_BatchTransform):
     """Base class of the per-image image augmentations of this module.
 
     Subclasses implement :meth:`transform` on a checked, non-empty ``(N, C, H, W)`` batch.
@@ -319,17 +337,6 @@ class Augmentation(nn.Module):
         super().__init__()
         self.p = _check_probability(p)
         self.generator = _check_generator(generator)
-
-    @overload
-    def __call__(self, x: Tensor) -> Tensor: ...
-
-    @overload
-    def __call__(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]: ...
-
-    def __call__(self, x: Tensor, y: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
-        if y is None:
-            return super().__call__(x)  # type: ignore[no-any-return]
-        return super().__call__(x, y)  # type: ignore[no-any-return]
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
         """Augment a batch.
@@ -1142,7 +1149,7 @@ def _soft_targets(y: Tensor, num_classes: int, who: str) -> Tensor:
     )
 
 
-class MixupOrCutMix(nn.Module):
+class MixupOrCutMix(_BatchTransform):
     """Mix each image with another image of the batch by Mixup or CutMix, chosen per image.
 
     For image ``i``, a partner ``j = perm[i]`` (another image of the batch, at random) and a
@@ -1201,15 +1208,6 @@ class MixupOrCutMix(nn.Module):
         if value <= 0:
             raise ValueError(f"{name} must be > 0 (the Beta distribution parameter), got {alpha!r}")
         return value
-
-    @overload
-    def __call__(self, x: Tensor) -> Tensor: ...
-
-    @overload
-    def __call__(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]: ...
-
-    def __call__(self, x: Tensor, y: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
-        return super().__call__(x, y)  # type: ignore[no-any-return]
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
         """Mix a batch and its targets.
@@ -1362,7 +1360,7 @@ def _check_modules(transforms: Iterable[nn.Module], who: str) -> list[nn.Module]
     return items
 
 
-class Compose(nn.Module):
+class Compose(_BatchTransform):
     """Apply transforms one after the other; ``Compose(ts)(x, y)`` threads ``y`` through all.
 
     Args:
@@ -1384,17 +1382,6 @@ class Compose(nn.Module):
         super().__init__()
         self.transforms = nn.ModuleList(_check_modules(transforms, "Compose"))
 
-    @overload
-    def __call__(self, x: Tensor) -> Tensor: ...
-
-    @overload
-    def __call__(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]: ...
-
-    def __call__(self, x: Tensor, y: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
-        if y is None:
-            return super().__call__(x)  # type: ignore[no-any-return]
-        return super().__call__(x, y)  # type: ignore[no-any-return]
-
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
         """Run ``x`` (and ``y``) through every transform in order."""
         for t in self.transforms:
@@ -1408,7 +1395,7 @@ class Compose(nn.Module):
         return len(self.transforms)
 
 
-class RandomChoice(nn.Module):
+class RandomChoice(_BatchTransform):
     """Apply one transform chosen at random (once per batch) among several.
 
     Args:
@@ -1450,17 +1437,6 @@ class RandomChoice(nn.Module):
         self.transforms = nn.ModuleList(items)
         self.weights = [float(w) for w in weights]
         self.generator = _check_generator(generator)
-
-    @overload
-    def __call__(self, x: Tensor) -> Tensor: ...
-
-    @overload
-    def __call__(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]: ...
-
-    def __call__(self, x: Tensor, y: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
-        if y is None:
-            return super().__call__(x)  # type: ignore[no-any-return]
-        return super().__call__(x, y)  # type: ignore[no-any-return]
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
         """Apply one randomly chosen transform to ``x`` (and ``y``)."""
