@@ -52,7 +52,6 @@ __all__ = [
     "default",
 ]
 
-Number: TypeAlias = int | float
 PairOrNumber: TypeAlias = int | float | Sequence[int | float]
 
 # Number of candidate boxes drawn per image by RandomResizedCrop / RandomErasing (torchvision

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -33,11 +32,6 @@ __all__ = [
 
 #: A layer given by name or by a zero-argument callable (an ``nn.Module`` class or factory).
 LayerSpec = str | Callable[[], nn.Module] | None
-#: Dropout kinds: ``"element"`` (``nn.Dropout``), ``"channel"`` (``nn.Dropout2d``), ``"block"``
-#: (:class:`DropBlock2d`).
-DropoutKind = Literal["element", "channel", "block"]
-#: Layer orders inside a :class:`ConvBlock` / :class:`DenseBlock`.
-Order = Literal["conv-bn-act", "conv-act-bn"]
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -50,8 +44,11 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "identity": nn.Identity,
 }
 POOLS = ("max", "avg")
+#: Dropout kinds: ``"element"`` (``nn.Dropout``), ``"channel"`` (``nn.Dropout2d``), ``"block"``
+#: (:class:`DropBlock2d`).
 DROPOUT_KINDS: tuple[str, ...] = ("element", "channel", "block")
 _DROPOUT_ALIASES = {"dropout": "element", "dropout2d": "channel", "dropblock": "block"}
+#: Layer orders inside a :class:`ConvBlock` / :class:`DenseBlock`.
 ORDERS: tuple[str, ...] = ("conv-bn-act", "conv-act-bn")
 
 
