@@ -99,16 +99,18 @@ def _symmetric_range(value: PairOrNumber, name: str, *, center: float = 0.0) -> 
     return _pair(value, name)
 
 
-def _pair(value: object, name: str) -> tuple[float, float]:
+def _pair(value: object, name: str, *, ordered: bool = True) -> tuple[float, float]:
+    """A pair of finite numbers; with ``ordered``, a ``(low, high)`` range with ``low <= high``."""
     if (
         not isinstance(value, Sequence)
         or isinstance(value, str)
         or len(value) != 2
         or not all(_is_number(v) and math.isfinite(v) for v in value)
     ):
-        raise ValueError(f"{name} must be a number or a (low, high) pair of numbers, got {value!r}")
+        what = "a number or a (low, high) pair of numbers" if ordered else "a pair of numbers"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
     low, high = float(value[0]), float(value[1])
-    if low > high:
+    if ordered and low > high:
         raise ValueError(f"{name} must be (low, high) with low <= high, got {value!r}")
     return (low, high)
 
@@ -792,7 +794,7 @@ class RandomAffine(Augmentation):
         self.degrees = _symmetric_range(degrees, "degrees")
         self.translate: tuple[float, float] | None = None
         if translate is not None:
-            tx, ty = _pair_any(translate, "translate")
+            tx, ty = _pair(translate, "translate", ordered=False)
             if not (0.0 <= tx <= 1.0 and 0.0 <= ty <= 1.0):
                 raise ValueError(f"translate values must be in [0, 1], got {translate!r}")
             self.translate = (tx, ty)
@@ -893,18 +895,6 @@ class RandomAffine(Augmentation):
             f"shear={self.shear}, interpolation={self.interpolation!r}, "
             f"padding_mode={self.padding_mode!r}, fill={self.fill}, {self._common_repr()}"
         )
-
-
-def _pair_any(value: object, name: str) -> tuple[float, float]:
-    """A pair of finite numbers without an ordering requirement."""
-    if (
-        not isinstance(value, Sequence)
-        or isinstance(value, str)
-        or len(value) != 2
-        or not all(_is_number(v) and math.isfinite(v) for v in value)
-    ):
-        raise ValueError(f"{name} must be a pair of numbers, got {value!r}")
-    return (float(value[0]), float(value[1]))
 
 
 # --------------------------------------------------------------------------------------------
