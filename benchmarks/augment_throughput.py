@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cnnkit.augment import ColorJitter, Compose, RandomAffine, RandomErasing, RandomFlip, default
+from cnnkit.builder import case_study
 
 
 def cnnkit_steps() -> list[nn.Module]:
@@ -149,27 +150,8 @@ def per_step(args: argparse.Namespace) -> None:
 
 
 def train_step_cost(args: argparse.Namespace) -> None:
-    try:
-        from cnnkit.builder import case_study
-
-        model = case_study("both", input_size=args.size).build()
-        source = "cnnkit.builder.case_study('both')"
-    except ImportError:  # the builder is not there: the same layers by hand
-        model = nn.Sequential(
-            nn.Conv2d(3, 4, 3, padding=1, bias=False),
-            nn.BatchNorm2d(4),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Dropout(0.5),
-            nn.Conv2d(4, 8, 3, padding=1, bias=False),
-            nn.BatchNorm2d(8),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Dropout(0.5),
-            nn.Flatten(),
-            nn.Linear(8 * (args.size // 4) ** 2, 2),
-        )
-        source = "plain nn layers"
+    model = case_study("both", input_size=args.size).build()
+    source = "cnnkit.builder.case_study('both')"
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     aug = default(1.0)
