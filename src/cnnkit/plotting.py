@@ -18,19 +18,13 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cnnkit.history import best_epoch
+from cnnkit.metric_names import pick_series
+
 __all__ = ["plot_history"]
 
 #: Series drawn in each panel: (panel title, training key, validation key).
 _PANELS = (("loss", "train_loss", "val_loss"), ("accuracy", "train_acc", "val_acc"))
-
-#: Keras-style names accepted for the same series.
-_ALIASES = {
-    "train_loss": ("train_loss", "loss"),
-    "val_loss": ("val_loss",),
-    "train_acc": ("train_acc", "accuracy", "acc"),
-    "val_acc": ("val_acc", "val_accuracy"),
-}
-
 
 def _require_matplotlib() -> tuple[Any, Any]:
     """Import matplotlib's ``Figure`` and Agg canvas, or explain how to install matplotlib."""
@@ -53,30 +47,20 @@ def _as_series(history: Any) -> dict[str, list[float]]:
             "a history must be a mapping of per-epoch lists or have a to_dict() method, "
             f"got {type(history).__name__}"
         )
-    out: dict[str, list[float]] = {}
-    for key, names in _ALIASES.items():
-        for name in names:
-            values = data.get(name)
-            if values is not None and len(values) > 0:
-                out[key] = [float(v) if v is not None else math.nan for v in values]
-                break
+    # Any name cnnkit's readers understand (Keras' ``loss``/``val_accuracy``, Lightning's
+    # ``*_epoch``): one alias table for plots and diagnosis alike.
+    picked = pick_series(data)
+    out = {
+        key: [float(v) if v is not None else math.nan for v in picked[key]]
+        for key in ("train_loss", "val_loss", "train_acc", "val_acc")
+        if key in picked
+    }
     if not out:
         raise ValueError(
             "the history has none of the series train_loss, val_loss, train_acc, val_acc "
             f"(keys: {sorted(map(str, data))})"
         )
     return out
-
-
-def _best_epoch(series: Mapping[str, list[float]]) -> int | None:
-    """1-based epoch of the lowest finite validation loss (else highest validation accuracy)."""
-    for key, better in (("val_loss", min), ("val_acc", max)):
-        values = series.get(key, [])
-        finite = [(v, i) for i, v in enumerate(values) if math.isfinite(v)]
-        if finite:
-            target = better(v for v, _ in finite)
-            return next(i for v, i in finite if v == target) + 1
-    return None
 
 
 def _diagnosis_text(diagnosis: Any) -> str | None:
@@ -168,7 +152,8 @@ def plot_history(
     colours = [f"C{i % 10}" for i in range(len(runs))]
     for (name, history), colour in zip(runs, colours, strict=True):
         series = _as_series(history)
-        best = _best_epoch(series)
+        # The marker shows the validation optimum only: without validation there is none to mark.
+        best = best_epoch({k: v for k, v in series.items() if k.startswith("val_")})
         run_label = name
         if name is not None and name in per_run_diag:
             run_label = f"{name} ({_diagnosis_text(per_run_diag[name])})"
