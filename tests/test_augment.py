@@ -24,10 +24,10 @@ from cnnkit.augment import (
     RandomErasing,
     RandomFlip,
     RandomResizedCrop,
-    _affine_grid,
-    _sample_beta,
     default,
 )
+from cnnkit.augment.sampling import _sample_beta
+from cnnkit.augment.warp import _affine_grid
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -526,6 +526,17 @@ def test_modules_move_with_to_and_have_no_parameters() -> None:
 def test_invalid_arguments_raise(make: Callable[[], object], match: str) -> None:
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+@pytest.mark.parametrize("size", [4.0, "4", (1, 2, 3), (4, 4.5), None, True])
+@pytest.mark.parametrize("make", [RandomCrop, RandomResizedCrop])
+def test_size_of_the_wrong_type_is_a_type_and_a_value_error(
+    make: Callable[[object], nn.Module], size: object
+) -> None:
+    # cnnkit 0.1.0 raised ValueError; the shared size check raises an error that is both.
+    for error in (TypeError, ValueError):
+        with pytest.raises(error, match=r"size must be an int or a \(height, width\) pair"):
+            make(size)
 
 
 def test_non_module_in_compose_raises() -> None:
