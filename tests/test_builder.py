@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from cnnkit import ConvBlock, ConvNet, DenseBlock, ModelBuilder, case_study
+from cnnkit.builder import DEFAULTS, REPLACEABLE_SETTINGS
 
 
 def count(model: nn.Module) -> int:
@@ -220,3 +222,40 @@ def test_model_rejects_wrong_image_size_and_integer_images() -> None:
         model(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
     any_size = ModelBuilder(3, 2, 32, head="avg").conv(4).build()
     assert any_size(torch.randn(1, 3, 64, 48)).shape == (1, 2)
+
+
+@pytest.mark.parametrize("num_classes", [1, 0, -3])
+def test_fewer_than_two_classes_is_refused_with_the_reason(num_classes: int) -> None:
+    # One output logit cannot be trained with cross-entropy: refuse it where it is given, not
+    # later in the trainer.
+    match = rf"num_classes must be at least 2, got {num_classes}: .*one logit per class.*=2"
+    with pytest.raises(ValueError, match=match):
+        ModelBuilder(3, num_classes, 16)
+    with pytest.raises(ValueError, match=match):
+        ModelBuilder(3, 2, 16).conv(4).replace(num_classes=num_classes)
+    spec = ModelBuilder(3, 2, 16).conv(4).to_dict()
+    with pytest.raises(ValueError, match=match):
+        ModelBuilder.from_dict({**spec, "num_classes": num_classes})
+    with pytest.raises(ValueError, match=match):
+        case_study(num_classes=num_classes)
+    with pytest.raises(ValueError, match="num_classes must be a positive int"):
+        ModelBuilder(3, 2.0, 16)  # type: ignore[arg-type]
+    assert ModelBuilder(3, 2, 16).conv(4).build()(torch.randn(1, 3, 16, 16)).shape == (1, 2)
+
+
+def test_replaceable_settings_are_exactly_what_replace_accepts() -> None:
+    assert set(DEFAULTS) | {"in_channels", "num_classes", "input_size"} == REPLACEABLE_SETTINGS
+    # ... which are the constructor's arguments, so a new builder argument cannot be forgotten
+    assert set(inspect.signature(ModelBuilder).parameters) == REPLACEABLE_SETTINGS
+    base = ModelBuilder(3, 2, 16).conv(4)
+    values = {**DEFAULTS, "in_channels": 1, "num_classes": 3, "input_size": 32}
+    for name in REPLACEABLE_SETTINGS:
+        base.replace(**{name: values[name]})  # every advertised setting is accepted
+    with pytest.raises(TypeError, match="unknown settings"):
+        base.replace(lr=0.1)
+
+
+@pytest.mark.parametrize("width", [float("nan"), float("inf"), 0, -1.0])
+def test_width_must_be_positive_and_finite(width: float) -> None:
+    with pytest.raises(ValueError, match="width must be a positive finite number"):
+        ModelBuilder(3, 2, 32, width=width)

@@ -25,8 +25,9 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
     Inside every ``nn.Sequential`` (so every :class:`~cnnkit.layers.ConvBlock` in the
     ``conv-bn-act`` order), a ``BatchNorm2d`` that directly follows a ``Conv2d`` is folded into the
     conv's weight and bias and replaced by ``nn.Identity``. The original model is not modified.
-    Batch norms that cannot be folded (after an activation, or without running statistics) are
-    kept, and a ``UserWarning`` names them.
+    Batch norms that cannot be folded (after an activation, without running statistics, or the
+    ``BatchNorm1d`` of a :class:`~cnnkit.layers.DenseBlock`) are kept, and a ``UserWarning`` names
+    them.
 
     Args:
         model: any module; typically a trained :class:`~cnnkit.builder.ConvNet`.
@@ -34,6 +35,9 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
     Returns:
         The fused copy, in eval mode. Its outputs match ``model.eval()`` to float rounding
         (about 1e-6 relative in float32). It is for inference only: do not train it.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
 
     Example:
         >>> from cnnkit import ModelBuilder, fuse_batchnorm

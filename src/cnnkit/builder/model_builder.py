@@ -6,112 +6,35 @@ win over the defaults. ``build()`` turns it into a plain :class:`ConvNet` (an ``
 with ``features`` and ``head``) whose flatten size is computed, never hand-written.
 ``replace(**defaults)`` returns a modified copy, which is how diagnosis remedies such as
 ``{"builder": {"dropout": 0.25}}`` are applied.
-
-Example:
-    >>> from cnnkit import ModelBuilder
-    >>> builder = ModelBuilder(3, 2, 224, batch_norm=False, dropout=0.0).conv(4).conv(8)
-    >>> sum(p.numel() for p in builder.build().parameters())
-    50586
 """
 
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from cnnkit.layers import (
-    ConvBlock,
-    DenseBlock,
-    LayerSpec,
-    _canonical_dropout_kind,
-    _check_image_input,
-    _check_positive_int,
+from cnnkit._validate import check_choice, check_positive_int, is_number, size_pair
+from cnnkit.builder.convnet import ConvNet
+from cnnkit.builder.settings import (
+    CONV_OVERRIDES,
+    DEFAULTS,
+    DENSE_OVERRIDES,
+    HEADS,
+    REPLACEABLE_SETTINGS,
+    SPEC_VERSION,
+    _check_num_classes,
 )
+from cnnkit.builder.summary import summary_table
+from cnnkit.layers.conv_block import ConvBlock
+from cnnkit.layers.dense_block import DenseBlock
+from cnnkit.layers.factories import LayerSpec, _canonical_dropout_kind
 
-__all__ = ["CASE_STUDY_VARIANTS", "ConvNet", "ModelBuilder", "case_study"]
-
-SPEC_VERSION = 1
-HEADS = ("flatten", "avg")
-
-#: Builder-level defaults and their values when not given.
-DEFAULTS: dict[str, Any] = {
-    "batch_norm": False,  # BatchNorm after every conv / dense layer
-    "dropout": 0.0,  # drop probability of every block (0 = no dropout layer)
-    "dropout_kind": "channel",  # conv blocks: "channel" (Dropout2d), "element" or "block"
-    "block_size": 7,  # DropBlock square size when dropout_kind="block"
-    "activation": "relu",  # every block's activation
-    "pool": "max",  # pooling after every conv block: "max", "avg" or None
-    "pool_size": 2,  # pooling kernel and stride
-    "kernel_size": 3,  # conv kernel side
-    "order": "conv-bn-act",  # or "conv-act-bn"
-    "head": "flatten",  # "flatten" (Flatten -> Linear) or "avg" (global average pooling)
-    "width": 1.0,  # multiplier of every conv's out_channels (a capacity knob for remedies)
-}
-CONV_OVERRIDES = frozenset(
-    {
-        "kernel_size", "stride", "padding", "dilation", "groups", "bias", "batch_norm",
-        "activation", "pool", "pool_size", "dropout", "dropout_kind", "block_size", "order",
-    }
-)  # fmt: skip
-DENSE_OVERRIDES = frozenset({"bias", "batch_norm", "activation", "dropout", "order"})
-
-
-class ConvNet(nn.Sequential):
-    """The model :meth:`ModelBuilder.build` returns: ``features`` then ``head``.
-
-    A plain ``nn.Sequential`` with two named children, so ``state_dict``, ``torch.compile``,
-    ``DistributedDataParallel`` and :func:`cnnkit.fuse_batchnorm` handle it like any module.
-
-    Attributes:
-        features: ``nn.Sequential`` of :class:`~cnnkit.layers.ConvBlock` (``block1``, ...).
-        head: ``nn.Sequential``: ``flatten`` (or ``pool`` + ``flatten``), optional
-            :class:`~cnnkit.layers.DenseBlock` (``dense1``, ...), then ``classifier`` (``nn.Linear``).
-        input_shape: ``(C, H, W)`` the model was built for.
-        num_classes: width of the output.
-        spec: the builder's :meth:`ModelBuilder.to_dict` when it was serializable, else ``None``.
-
-    Input shape:
-        ``(N, C, H, W)`` with ``(C, H, W) == input_shape``.
-
-    Output shape:
-        ``(N, num_classes)`` logits.
-    """
-
-    features: nn.Sequential
-    head: nn.Sequential
-
-    def __init__(
-        self,
-        features: nn.Sequential,
-        head: nn.Sequential,
-        *,
-        input_shape: tuple[int, int, int],
-        num_classes: int,
-        spec: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(OrderedDict(features=features, head=head))
-        self.input_shape = input_shape
-        self.num_classes = num_classes
-        self.spec = spec
-
-    def forward(self, x: Tensor) -> Tensor:
-        _check_image_input(x, self.input_shape[0], type(self).__name__)
-        # A flatten head fixes the input size; global average pooling ("avg") accepts any.
-        if "pool" not in self.head._modules and tuple(x.shape[-2:]) != self.input_shape[1:]:
-            h, w = self.input_shape[1:]
-            raise ValueError(
-                f"this model was built for {h}x{w} images (input_size={self.input_shape[1:]}) but "
-                f"got {x.shape[-2]}x{x.shape[-1]}; resize the images, rebuild with "
-                f"input_size=({x.shape[-2]}, {x.shape[-1]}), or use head='avg' (any input size)"
-            )
-        for part in self:
-            x = part(x)
-        return x
+__all__ = ["ModelBuilder"]
 
 
 class ModelBuilder:
@@ -119,7 +42,8 @@ class ModelBuilder:
 
     Args:
         in_channels: image channels (3 for RGB).
-        num_classes: number of classes (width of the output logits).
+        num_classes: number of classes (width of the output logits), at least 2: the model
+            outputs one logit per class for cross-entropy, so a binary task uses 2.
         input_size: image side ``S`` or ``(H, W)``; used to compute the flatten size.
         batch_norm: default for every block: batch norm after the conv/linear layer.
         dropout: default drop probability of every block, in ``[0, 1)``.
@@ -134,6 +58,12 @@ class ModelBuilder:
         head: ``"flatten"`` (flatten the last feature map) or ``"avg"`` (global average pooling
             first: far fewer parameters, independent of the input size).
         width: multiplier applied to every conv's ``out_channels`` (rounded, at least 1).
+
+    Raises:
+        ValueError: a bad argument (``num_classes < 2``, a non-positive size, an unknown name,
+            a dropout outside ``[0, 1)``, ...), checked here rather than at :meth:`build`.
+            A wrong-typed ``input_size`` raises :class:`~cnnkit._validate.SizeTypeError`, which
+            is both a ``ValueError`` and a ``TypeError``.
 
     ``conv`` and ``dense`` add a layer and return the builder itself, so calls chain. Use
     :meth:`copy` or :meth:`replace` for a variant that leaves the original untouched.
@@ -164,15 +94,14 @@ class ModelBuilder:
         head: str = "flatten",
         width: float = 1.0,
     ) -> None:
-        _check_positive_int(in_channels, "in_channels")
-        _check_positive_int(num_classes, "num_classes")
+        check_positive_int(in_channels, "in_channels")
+        _check_num_classes(num_classes)
         self.in_channels = in_channels
         self.num_classes = num_classes
-        self.input_size = _size_pair(input_size)
-        if head not in HEADS:
-            raise ValueError(f"unknown head {head!r}; use one of {list(HEADS)}")
-        if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
-            raise ValueError(f"width must be a positive number, got {width!r}")
+        self.input_size = size_pair(input_size, "input_size")
+        check_choice(head, "head", HEADS)
+        if not is_number(width) or not math.isfinite(width) or width <= 0:
+            raise ValueError(f"width must be a positive finite number, got {width!r}")
         self.defaults: dict[str, Any] = {
             "batch_norm": batch_norm,
             "dropout": dropout,
@@ -211,7 +140,7 @@ class ModelBuilder:
         """
         if any(layer["type"] == "dense" for layer in self.layers):
             raise ValueError("conv() after dense(): add every conv block before the dense blocks")
-        _check_positive_int(out_channels, "out_channels")
+        check_positive_int(out_channels, "out_channels")
         self._check_overrides(overrides, CONV_OVERRIDES, "conv")
         layer = {"type": "conv", "out_channels": out_channels, **overrides}
         convs = self._conv_layers()
@@ -232,7 +161,7 @@ class ModelBuilder:
         Returns:
             The builder itself.
         """
-        _check_positive_int(units, "units")
+        check_positive_int(units, "units")
         self._check_overrides(overrides, DENSE_OVERRIDES, "dense")
         with torch.device("meta"):
             DenseBlock(1, units, **self._dense_kwargs(overrides))
@@ -249,11 +178,21 @@ class ModelBuilder:
         Per-layer overrides given to :meth:`conv`/:meth:`dense` keep precedence over the new
         defaults.
 
+        Args:
+            **changes: any of :data:`REPLACEABLE_SETTINGS` (the keys of :data:`DEFAULTS` plus
+                ``in_channels``, ``num_classes`` and ``input_size``).
+
+        Returns:
+            A new builder with the same layers; ``self`` is not modified.
+
+        Raises:
+            TypeError: an unknown setting. ValueError: a bad value, as in the constructor.
+
         Example:
             >>> base = ModelBuilder(3, 2, 224).conv(4).conv(8)
             >>> regularized = base.replace(batch_norm=True, dropout=0.25)
         """
-        unknown = set(changes) - set(DEFAULTS) - {"in_channels", "num_classes", "input_size"}
+        unknown = set(changes) - REPLACEABLE_SETTINGS
         if unknown:
             raise TypeError(
                 f"replace() got unknown settings {sorted(unknown)}; valid ones are "
@@ -354,32 +293,7 @@ class ModelBuilder:
         Returns:
             The table as a string; ``print(builder.summary())`` shows it.
         """
-        model = self._meta_model()
-        modules = dict(model.named_modules())
-        rows = [("Layer", "Type", "Output shape", "Params")]
-        for name, shape in self.output_shapes():
-            if name == "input":
-                rows.append(("input", "-", _fmt_shape(shape), "0"))
-                continue
-            module = modules[name]
-            params = sum(p.numel() for p in module.parameters())
-            rows.append((name, _describe(module), _fmt_shape(shape), f"{params:,}"))
-        total = sum(p.numel() for p in model.parameters())
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        line = "-" * (sum(widths) + 6)
-        out = [line]
-        for j, row in enumerate(rows):
-            out.append(
-                "  ".join(
-                    c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-                )
-            )
-            if j == 0:
-                out.append(line)
-        out += [line, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-                f"Non-trainable params: {total - trainable:,}", line]  # fmt: skip
-        return "\n".join(out)
+        return summary_table(self._meta_model(), self.output_shapes())
 
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict[str, Any]:
@@ -412,8 +326,17 @@ class ModelBuilder:
     def from_dict(cls, spec: Mapping[str, Any]) -> ModelBuilder:
         """Rebuild a builder from :meth:`to_dict` output (e.g. loaded from JSON).
 
+        Args:
+            spec: a mapping with ``in_channels``, ``num_classes``, ``input_size``, ``layers`` and
+                optionally ``version`` and ``defaults``.
+
+        Returns:
+            A new builder equal to the one that wrote ``spec``.
+
         Raises:
-            ValueError: a missing field, an unknown version or layer type.
+            TypeError: ``spec`` is not a mapping.
+            ValueError: a missing field, an unknown version or layer type, or a bad value (as
+                in the constructor, e.g. ``num_classes < 2``).
         """
         if not isinstance(spec, Mapping):
             raise TypeError(f"from_dict expects a mapping, got {type(spec).__name__}")
@@ -525,77 +448,6 @@ class ModelBuilder:
             else:
                 return side
         raise ValueError("no input size up to 65536 fits this architecture")
-
-
-def case_study(
-    variant: str = "baseline",
-    *,
-    input_size: int | Sequence[int] = 224,
-    in_channels: int = 3,
-    num_classes: int = 2,
-    dropout: float = 0.5,
-) -> ModelBuilder:
-    """The case study's CNN (Conv 3->4, ReLU, MaxPool 2, Conv 4->8, ReLU, MaxPool 2, Linear).
-
-    Args:
-        variant: ``"baseline"`` (no regularization: 50,586 parameters at 224x224),
-            ``"dropout"`` (element-wise dropout ``dropout`` after each conv block, as in the
-            study), ``"batchnorm"`` (batch norm after each conv), or ``"both"``.
-        input_size: image side or ``(H, W)``.
-        in_channels: image channels.
-        num_classes: classes.
-        dropout: drop probability of the dropout variants.
-
-    Returns:
-        A :class:`ModelBuilder`; call ``.build()`` for the model.
-
-    Example:
-        >>> case_study("both").build().head.classifier
-        Linear(in_features=25088, out_features=2, bias=True)
-    """
-    if variant not in CASE_STUDY_VARIANTS:
-        raise ValueError(
-            f"unknown case-study variant {variant!r}; use one of {list(CASE_STUDY_VARIANTS)}"
-        )
-    builder = ModelBuilder(
-        in_channels,
-        num_classes,
-        input_size,
-        batch_norm=variant in ("batchnorm", "both"),
-        dropout=dropout if variant in ("dropout", "both") else 0.0,
-        dropout_kind="element",
-    )
-    return builder.conv(4).conv(8)
-
-
-#: The four models of the case study, in its order.
-CASE_STUDY_VARIANTS = ("baseline", "dropout", "batchnorm", "both")
-
-
-def _size_pair(size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(size, int) and not isinstance(size, bool):
-        pair = (size, size)
-    elif isinstance(size, Sequence) and len(size) == 2 and all(isinstance(s, int) for s in size):
-        pair = (int(size[0]), int(size[1]))
-    else:
-        raise ValueError(f"input_size must be an int or an (H, W) pair of ints, got {size!r}")
-    if min(pair) < 1:
-        raise ValueError(f"input_size must be positive, got {size!r}")
-    return pair
-
-
-def _fmt_shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")"
-
-
-def _describe(module: nn.Module) -> str:
-    if isinstance(module, ConvBlock):
-        parts = ["conv", *(n for n, _ in module.named_children() if n != "conv")]
-        return f"ConvBlock({module.in_channels}->{module.out_channels}: {'-'.join(parts)})"
-    if isinstance(module, DenseBlock):
-        parts = ["linear", *(n for n, _ in module.named_children() if n != "linear")]
-        return f"DenseBlock({module.in_features}->{module.out_features}: {'-'.join(parts)})"
-    return type(module).__name__
 
 
 def _kw(layer: Mapping[str, Any], skip: str) -> str:
