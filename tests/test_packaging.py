@@ -21,7 +21,7 @@ def test_wheel_builds_with_py_typed_and_imports(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("cnnkit-*.whl")
     assert wheel.name.startswith(f"cnnkit-{cnnkit.__version__}-")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "cnnkit/py.typed" in names and "cnnkit/layers.py" in names
+    assert "cnnkit/py.typed" in names and "cnnkit/diagnosis/__init__.py" in names
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
     target = tmp_path / "site"
     subprocess.run(

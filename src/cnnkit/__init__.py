@@ -10,46 +10,85 @@ Example:
 The submodules :mod:`cnnkit.data` (image loading, the built-in dataset), :mod:`cnnkit.augment`
 (batched augmentations), :mod:`cnnkit.study` (comparisons and the remedy loop) and
 :mod:`cnnkit.plotting` (learning curves) are imported by name.
+
+Everything here is imported on first use (PEP 562), so ``import cnnkit`` is cheap and the
+torch-free parts (:mod:`cnnkit.diagnosis`, :mod:`cnnkit.history`, ``cnnkit diagnose``) work on
+a machine without torch: a Keras user can diagnose a ``CSVLogger`` file with numpy alone.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from cnnkit.builder import CASE_STUDY_VARIANTS, ConvNet, ModelBuilder, case_study
-from cnnkit.diagnosis import (
-    Diagnosis,
-    Finding,
-    Label,
-    Remedy,
-    Severity,
-    check_data,
-    diagnose,
-    diagnose_file,
-)
-from cnnkit.fuse import fuse_batchnorm
-from cnnkit.layers import ConvBlock, DenseBlock, DropBlock2d
-from cnnkit.training import Callback, EarlyStopping, History, ModelCheckpoint, Trainer
+#: Public name -> the module that defines it. Imported when first asked for.
+_EXPORTS: dict[str, str] = {
+    "CASE_STUDY_VARIANTS": "cnnkit.builder",
+    "ConvNet": "cnnkit.builder",
+    "ModelBuilder": "cnnkit.builder",
+    "case_study": "cnnkit.builder",
+    "Change": "cnnkit.diagnosis",
+    "Diagnosis": "cnnkit.diagnosis",
+    "Finding": "cnnkit.diagnosis",
+    "Label": "cnnkit.diagnosis",
+    "Remedy": "cnnkit.diagnosis",
+    "Severity": "cnnkit.diagnosis",
+    "check_data": "cnnkit.diagnosis",
+    "diagnose": "cnnkit.diagnosis",
+    "diagnose_file": "cnnkit.diagnosis",
+    "fuse_batchnorm": "cnnkit.fuse",
+    "ConvBlock": "cnnkit.layers",
+    "DenseBlock": "cnnkit.layers",
+    "DropBlock2d": "cnnkit.layers",
+    "History": "cnnkit.history",
+    "Callback": "cnnkit.training",
+    "EarlyStopping": "cnnkit.training",
+    "ModelCheckpoint": "cnnkit.training",
+    "Trainer": "cnnkit.training",
+}
 
-__all__ = [
-    "CASE_STUDY_VARIANTS",
-    "Callback",
-    "ConvBlock",
-    "ConvNet",
-    "DenseBlock",
-    "Diagnosis",
-    "DropBlock2d",
-    "EarlyStopping",
-    "Finding",
-    "History",
-    "Label",
-    "ModelBuilder",
-    "ModelCheckpoint",
-    "Remedy",
-    "Severity",
-    "Trainer",
-    "__version__",
-    "case_study",
-    "check_data",
-    "diagnose",
-    "diagnose_file",
-    "fuse_batchnorm",
-]
+#: Submodules reachable as attributes (``cnnkit.augment.default()`` after ``import cnnkit``).
+_SUBMODULES = frozenset(
+    {
+        "augment", "builder", "checks", "cli", "data", "diagnosis", "fuse", "history",
+        "layers", "metric_names", "plotting", "study", "training",
+    }
+)  # fmt: skip
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:  # pragma: no cover - static type checkers see the eager imports
+    from cnnkit.builder import CASE_STUDY_VARIANTS, ConvNet, ModelBuilder, case_study
+    from cnnkit.diagnosis import (
+        Change,
+        Diagnosis,
+        Finding,
+        Label,
+        Remedy,
+        Severity,
+        check_data,
+        diagnose,
+        diagnose_file,
+    )
+    from cnnkit.fuse import fuse_batchnorm
+    from cnnkit.history import History
+    from cnnkit.layers import ConvBlock, DenseBlock, DropBlock2d
+    from cnnkit.training import Callback, EarlyStopping, ModelCheckpoint, Trainer
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name (or a submodule) the first time it is used."""
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"cnnkit.{name}")
+    raise AttributeError(f"module 'cnnkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})

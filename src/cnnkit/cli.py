@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from cnnkit import __version__
-from cnnkit.builder import ModelBuilder
 from cnnkit.diagnosis import diagnose_file
 
 __all__ = ["main"]
@@ -82,6 +81,9 @@ def _diagnose(args: argparse.Namespace) -> str:
 
 
 def _summary(args: argparse.Namespace) -> str:
+    # Imported here so that ``cnnkit diagnose`` runs on a machine without torch.
+    from cnnkit.builder import ModelBuilder
+
     try:
         spec = json.loads(Path(args.spec).read_text(encoding="utf-8"))
     except OSError as exc:

@@ -50,7 +50,7 @@ def _as_series(history: Any) -> dict[str, list[float]]:
     # Any name cnnkit's readers understand (Keras' ``loss``/``val_accuracy``, Lightning's
     # ``*_epoch``): one alias table for plots and diagnosis alike.
     picked = pick_series(data)
-    out = {
+    out: dict[str, list[float]] = {
         key: [float(v) if v is not None else math.nan for v in picked[key]]
         for key in ("train_loss", "val_loss", "train_acc", "val_acc")
         if key in picked
