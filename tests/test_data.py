@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from cnnkit import data as cdata
 from cnnkit.data import (
     ImageDataset,
     load_image_csv,
@@ -23,6 +23,10 @@ from cnnkit.data import (
     to_float,
     train_val_split,
 )
+from cnnkit.data import decode as cdecode
+
+#: The case study's original data set (train.csv + images/, 1646 images), beside the repository.
+VEHICLES_FULL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "vehicles_full"
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -41,6 +45,18 @@ def _write_csv(
     root: Path, rows: list[tuple[str, str]], header: str = "image_names,emergency_or_not"
 ):
     (root / "labels.csv").write_text(header + "\n" + "".join(f"{a},{b}\n" for a, b in rows))
+
+
+def _check_suggestion(message: str, n_images: int) -> None:
+    """The last loader call in an error message runs and loads ``n_images`` images."""
+    calls = re.findall(r"load_image_(?:csv|folder)\([^()]+\)", message)
+    assert calls, f"no suggested call in: {message}"
+    namespace = {
+        "load_image_csv": lambda *a, **k: load_image_csv(*a, size=8, **k),
+        "load_image_folder": lambda *a, **k: load_image_folder(*a, size=8, **k),
+    }
+    dataset = eval(calls[-1], namespace)  # the message's own text, run as written
+    assert len(dataset.images) == n_images
 
 
 def _random_rgb(rng: np.random.Generator, h: int = 20, w: int = 24) -> np.ndarray[Any, Any]:
@@ -90,6 +106,63 @@ def test_real_resized_matches_pillow_and_threads_agree(vehicles_dir: Path) -> No
     assert torch.equal(X1, X2) and torch.equal(y1, y2)
     expected = _pillow_rgb(vehicles_dir / "images" / "3.jpg", (48, 40))
     assert np.array_equal(X1[3].permute(1, 2, 0).numpy(), expected)
+
+
+@pytest.fixture(scope="module")
+def vehicles_full() -> Path:
+    """Path of ``../shared/data/vehicles_full`` (train.csv + images, the original layout)."""
+    if not (VEHICLES_FULL / "train.csv").is_file():
+        raise FileNotFoundError(
+            f"the shared vehicle data set is missing at {VEHICLES_FULL}; the repository expects "
+            "../shared beside it, as in CI"
+        )
+    return VEHICLES_FULL
+
+
+def test_original_data_set_loads_unchanged(vehicles_full: Path) -> None:
+    # train.csv (not labels.csv) with columns image_names,emergency_or_not: found by the rule
+    X, y, classes = load_image_csv(vehicles_full, size=8)
+    assert X.shape == (1646, 3, 8, 8) and classes == ["0", "1"]
+    assert int(y.sum()) == 681  # 681 emergency, 965 not, as documented beside the data
+    rows = [r.split(",") for r in (vehicles_full / "train.csv").read_text().split()[1:]]
+    assert y.tolist() == [int(label) for _, label in rows]  # CSV row order
+    for k in (0, 1645):
+        expected = _pillow_rgb(vehicles_full / "images" / rows[k][0], (8, 8))
+        assert np.array_equal(X[k].permute(1, 2, 0).numpy(), expected)
+
+
+def test_original_layout_full_size_on_a_few_rows(vehicles_full: Path, tmp_path: Path) -> None:
+    # the first rows of the real train.csv beside a link to the real images: full 224x224 decode
+    lines = (vehicles_full / "train.csv").read_text().splitlines()[:13]
+    (tmp_path / "train.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "images").symlink_to(vehicles_full / "images", target_is_directory=True)
+    X, y, _ = load_image_csv(tmp_path, size=None)
+    assert X.shape == (12, 3, 224, 224)
+    name, label = lines[5].split(",")
+    assert int(y[4]) == int(label)
+    expected = _pillow_rgb(vehicles_full / "images" / name)
+    for c in range(3):
+        assert np.array_equal(X[4, c].numpy(), expected[:, :, c])
+    explicit = load_image_csv(
+        tmp_path, "train.csv", image_column="image_names", label_column="emergency_or_not", size=None
+    )
+    assert torch.equal(explicit.images, X) and torch.equal(explicit.labels, y)
+
+
+def test_original_layout_errors_suggest_calls_that_work(vehicles_full: Path) -> None:
+    root = str(vehicles_full)
+    # the old default name: says what exists and the call that reads it
+    with pytest.raises(FileNotFoundError, match=r"labels\.csv.*\['train\.csv'\]") as info:
+        load_image_csv(vehicles_full, "labels.csv", size=8)
+    assert f"load_image_csv({root!r}) reads it" in str(info.value)
+    # the folder loader, on this layout, points to load_image_csv(root): which now works
+    with pytest.raises(ValueError, match=r"1 class sub-folder.*\['images'\].*train\.csv") as info:
+        load_image_folder(vehicles_full, size=8)
+    assert str(info.value).endswith(f"use load_image_csv({root!r})")
+    # a wrong column name: the suggestion names the real ones
+    with pytest.raises(ValueError, match=r"'label'.*\['image_names', 'emergency_or_not'\]") as info:
+        load_image_csv(vehicles_full, label_column="label", size=8)
+    assert "label_column='emergency_or_not'" in str(info.value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,9 +242,69 @@ def test_missing_file_named_or_skipped(csv_root: Path) -> None:
 
 
 def test_missing_column_names_it(csv_root: Path) -> None:
-    _write_csv(csv_root, [("0.png", "0")], header="filename,emergency_or_not")
-    with pytest.raises(ValueError, match=r"'image_names'.*\['filename', 'emergency_or_not'\]"):
+    _write_csv(csv_root, [("0.png", "0"), ("1.png", "1")], header="filename,emergency_or_not")
+    with pytest.raises(ValueError, match=r"'image_names'.*\['filename', 'emergency_or_not'\]") as info:
+        load_image_csv(csv_root, size=8, image_column="image_names")
+    assert "image_column='filename', label_column='emergency_or_not'" in str(info.value)
+    _check_suggestion(str(info.value), 2)
+    # by default a two-column CSV's image column is the one of image file names
+    X, y, _ = load_image_csv(csv_root, size=8)
+    assert X.shape == (2, 3, 8, 8) and y.tolist() == [0, 1]
+
+
+def test_columns_that_cannot_be_told_apart(csv_root: Path) -> None:
+    (csv_root / "labels.csv").write_text("kind,file,note\n1,0.png,x\n0,1.png,y\n")
+    with pytest.raises(ValueError, match=r"cannot tell the label column .*'image_names' if present") as info:
         load_image_csv(csv_root, size=8)
+    message = str(info.value)
+    assert "image_column='file', label_column='kind'" in message and "['kind', 'note']" in message
+    _check_suggestion(message, 2)
+    (csv_root / "labels.csv").write_text("id,kind\n0,1\n1,0\n")  # names without an extension
+    with pytest.raises(ValueError, match=r"image and label columns.*names a file in"):
+        load_image_csv(csv_root, size=8)
+    (csv_root / "labels.csv").write_text("file\n0.png\n")
+    with pytest.raises(ValueError, match=r"needs one column of image file names and one of labels"):
+        load_image_csv(csv_root, size=8)
+
+
+def test_which_csv_is_read(csv_root: Path) -> None:
+    (csv_root / "labels.csv").rename(csv_root / "train.csv")
+    assert load_image_csv(csv_root, size=8).labels.tolist() == [0, 1, 0, 1, 0, 1]
+    (csv_root / "labels.csv").write_text("image_names,emergency_or_not\n0.png,1\n")
+    assert load_image_csv(csv_root, size=8).labels.tolist() == [0]  # labels.csv comes first
+    (csv_root / "labels.csv").unlink()
+    (csv_root / "train.csv").rename(csv_root / "meta.CSV")  # the only CSV, any case
+    assert len(load_image_csv(csv_root, size=8).labels) == 6
+    (csv_root / "notes.csv").write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(FileNotFoundError, match=r"labels\.csv, then train\.csv.*'meta\.CSV', 'notes\.csv'") as info:
+        load_image_csv(csv_root, size=8)
+    assert "csv='meta.CSV'" in str(info.value)
+    _check_suggestion(str(info.value), 6)
+    (csv_root / "meta.CSV").unlink()
+    (csv_root / "notes.csv").unlink()
+    with pytest.raises(FileNotFoundError, match=r"no label CSV in .*has no \.csv file; pass csv="):
+        load_image_csv(csv_root, size=8)
+    with pytest.raises(FileNotFoundError, match=r"data folder not found"):
+        load_image_csv(csv_root / "nowhere", size=8)
+
+
+def test_class_folders_without_csv_point_to_the_folder_loader(tmp_path: Path) -> None:
+    for cls in ("car", "van"):
+        (tmp_path / cls).mkdir()
+        Image.fromarray(_random_rgb(np.random.default_rng(4))).save(tmp_path / cls / "a.png")
+    with pytest.raises(FileNotFoundError, match=r"one sub-folder per class \['car', 'van'\]") as info:
+        load_image_csv(tmp_path, size=8)
+    _check_suggestion(str(info.value), 2)
+
+
+def test_missing_images_folder_names_the_right_one(csv_root: Path) -> None:
+    (csv_root / "images").rename(csv_root / "pictures")
+    with pytest.raises(FileNotFoundError, match=r"images folder not found.*use load_image_csv.*images_dir='pictures'") as info:
+        load_image_csv(csv_root, size=8)
+    _check_suggestion(str(info.value), 6)
+    # with on_error="skip" too: a missing folder is a layout error, not a bad row
+    with pytest.raises(FileNotFoundError, match=r"images folder not found"):
+        load_image_csv(csv_root, size=8, on_error="skip")
 
 
 def test_unknown_and_blank_labels(csv_root: Path) -> None:
@@ -258,7 +391,7 @@ def test_cache_hit_skips_decoding_and_change_invalidates(
     def boom(path: Path, size: Any) -> Any:
         raise AssertionError(f"decoded {path} although the cache should have been used")
 
-    monkeypatch.setattr(cdata, "_decode_image", boom)
+    monkeypatch.setattr(cdecode, "_decode_image", boom)
     second = load_image_csv(csv_root, size=8, cache=cache_dir)
     assert torch.equal(first.images, second.images)
     assert torch.equal(first.labels, second.labels)
