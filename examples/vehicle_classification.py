@@ -8,8 +8,8 @@ remedy loop from the baseline, and writes learning curves, histories and the tab
     python examples/vehicle_classification.py --quick         # the same in under a minute
     python examples/vehicle_classification.py --data ../shared/data/emergency_vehicles
 
-``--data DIR`` accepts the case study's layout (``labels.csv`` + ``images/``) or one sub-folder
-per class.
+``--data DIR`` accepts the case study's original layout (``train.csv`` or ``labels.csv`` +
+``images/``) or one sub-folder per class.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from cnnkit.training import Trainer
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--data", type=Path, default=None,
-                   help="image directory (labels.csv + images/, or one folder per class); "
+                   help="image directory (train.csv or labels.csv + images/, or one folder per class); "
                         "default: the built-in synthetic dataset")
     p.add_argument("--size", type=int, default=None,
                    help="image side in pixels (default 64; 32 with --quick)")
@@ -70,7 +70,7 @@ def load(args: argparse.Namespace) -> ImageDataset:
     if not root.is_dir():
         sys.exit(f"--data {root}: not a directory")
     print(f"data: {root} at {args.size}x{args.size}")
-    if (root / "labels.csv").is_file():
+    if any(root.glob("*.csv")):  # labels.csv, the original train.csv, or a folder's only CSV
         return load_image_csv(root, size=args.size)
     return load_image_folder(root, size=args.size)
 
