@@ -20,12 +20,10 @@ from cnnkit.diagnosis import (
     Label,
     Remedy,
     Severity,
-    _mann_kendall,
-    _noise,
-    _theil_sen,
     canonical_name,
     diagnose,
 )
+from cnnkit.diagnosis.stats import mann_kendall, noise, theil_sen
 from diagnosis_curves import FAMILIES
 
 # ------------------------------------------------------------------------------------------------
@@ -471,25 +469,25 @@ def test_equal_length_finite_histories_always_diagnose(n: int, data: st.DataObje
 def test_theil_sen_ignores_outliers() -> None:
     y = 2.0 + 0.5 * np.arange(20.0)
     y[[3, 11]] = [50.0, -40.0]
-    assert _theil_sen(y) == pytest.approx(0.5)
+    assert theil_sen(y) == pytest.approx(0.5)
 
 
 def test_mann_kendall_matches_hand_computation() -> None:
     # 1..5: S = 10, Var(S) = 5*4*15/18, z = (10 - 1) / sqrt(Var), one-sided p = 0.5 erfc(z/sqrt2).
-    z, p = _mann_kendall(np.arange(1.0, 6.0))
+    z, p = mann_kendall(np.arange(1.0, 6.0))
     var = 5 * 4 * 15 / 18
     assert z == pytest.approx(9 / math.sqrt(var))
     assert p == pytest.approx(0.01374, abs=5e-5)  # 1 - Phi(2.2045) from a normal table
-    z_down, p_down = _mann_kendall(np.arange(5.0, 0.0, -1.0))
+    z_down, p_down = mann_kendall(np.arange(5.0, 0.0, -1.0))
     assert z_down == pytest.approx(-z) and p_down == pytest.approx(1 - p)
 
 
 def test_noise_estimate_is_blind_to_trend() -> None:
     rng = np.random.default_rng(0)
     t = np.arange(400.0)
-    noise = rng.normal(0, 0.02, 400)
+    iid = rng.normal(0, 0.02, 400)
     for trend in (0 * t, 3 - 0.01 * t, 2 * np.exp(-t / 50)):
-        assert _noise(trend + noise) == pytest.approx(0.02, rel=0.15)
+        assert noise(trend + iid) == pytest.approx(0.02, rel=0.15)
 
 
 def test_loss_drop_after_a_schedule_step_is_not_slow_convergence() -> None:

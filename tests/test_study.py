@@ -126,7 +126,7 @@ def test_improve_applies_top_remedies_until_healthy(data, trainer, monkeypatch) 
     advice = Remedy("Collect more data.", {})
     bn = Remedy("Add batch norm.", {"builder": {"batch_norm": True}})
     monkeypatch.setattr(
-        "cnnkit.study.diagnose",
+        "cnnkit.study.remedy_loop.diagnose",
         scripted(
             (Label.OVERFITTING, [advice, dropout]),
             (Label.SLOW_CONVERGING, [bn]),
@@ -148,7 +148,7 @@ def test_improve_never_repeats_a_configuration(data, trainer, monkeypatch) -> No
     train, val = data
     dropout = Remedy("Add dropout.", {"builder": {"dropout": 0.25}})
     monkeypatch.setattr(
-        "cnnkit.study.diagnose",
+        "cnnkit.study.remedy_loop.diagnose",
         scripted((Label.OVERFITTING, [dropout]), (Label.OVERFITTING, [dropout]), (Label.OVERFITTING, [dropout])),
     )
     result = improve(BASE, train, val, trainer=trainer, rounds=3)

@@ -1,0 +1,192 @@
+"""The convergence rules: too few epochs to judge, a loss still falling at the end (slow
+convergence), a target far away, and a model that stopped learning short of the task
+(underfitting). Thresholds in :mod:`cnnkit.diagnosis.thresholds`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from cnnkit.diagnosis.findings import Finding, Label, Severity
+from cnnkit.diagnosis.remedies import (
+    round_epochs,
+    short_run_remedies,
+    slow_remedies,
+    underfit_remedies,
+)
+from cnnkit.diagnosis.series import Curves
+from cnnkit.diagnosis.stats import (
+    FloatArray,
+    head_median,
+    tail_median,
+    theil_sen,
+    trailing_window,
+    trend,
+)
+from cnnkit.diagnosis.thresholds import (
+    MIN_EPOCHS,
+    MIN_PROJECTED_ACC_GAIN,
+    SLOW_MIN_PROJECTED_GAIN,
+    SLOW_RATE_RATIO,
+    SLOW_TARGET_FACTOR,
+    UNDERFIT_LOSS_FRACTION,
+    UNDERFIT_MAX_SKILL,
+    UNDERFIT_TARGET_MARGIN,
+)
+
+__all__ = ["slow_convergence", "too_few_epochs", "underfitting"]
+
+
+def too_few_epochs(c: Curves) -> list[Finding]:
+    """``too-few-epochs`` (label ``inconclusive``): fewer than ``MIN_EPOCHS`` finite epochs."""
+    have = c.finite_epochs()
+    if have >= MIN_EPOCHS:
+        return []
+    need = MIN_EPOCHS - have
+    return [Finding("too-few-epochs", Label.INCONCLUSIVE, Severity.WARNING,
+                    f"only {have} epochs; at least {MIN_EPOCHS} are needed to "
+                    f"judge a trend (run at least {need} more).",
+                    {"epochs": have, "epochs_needed": MIN_EPOCHS, "more_epochs": need},
+                    short_run_remedies())]
+
+
+def _loss_still_improving(x: FloatArray) -> tuple[bool, dict[str, Any]]:
+    """Slow-convergence test on a loss: significant trailing decrease at a non-negligible rate."""
+    n = x.size
+    w = trailing_window(n)
+    tr = trend(x, w, -1)
+    start, end = head_median(x, 1), tail_median(x)
+    avg_rate = (start - end) / max(n - 1, 1)
+    tail_rate = -tr.slope
+    ratio = tail_rate / avg_rate if avg_rate > 0 else (math.inf if tail_rate > 0 else 0.0)
+    projected = tail_rate * n / max(abs(end), 1e-12)
+    ok = (tr.significant and tail_rate > 0 and ratio >= SLOW_RATE_RATIO
+          and projected >= SLOW_MIN_PROJECTED_GAIN)
+    ev = {"window": w, "tail_slope": tr.slope, "p_value": tr.p, "rate_ratio": ratio,
+          "projected_relative_gain": projected, "tail_drop_sigmas": tr.sigmas}
+    return ok, ev
+
+
+def _extra_epochs(x: FloatArray, ratio: float) -> int:
+    """Epochs until the trailing rate falls below SLOW_RATE_RATIO of the average rate.
+
+    With an exponential approach the rate decays as exp(-t/tau); tau comes from the slopes of
+    the two last windows. A straight or accelerating decrease gives no tau: then as many
+    epochs again (at least doubling the run) is the honest rough answer.
+    """
+    n = x.size
+    w = trailing_window(n)
+    if n >= 2 * w and math.isfinite(ratio):
+        s1 = -theil_sen(x[-2 * w:-w])
+        s2 = -theil_sen(x[-w:])
+        if s1 > s2 > 0:
+            tau = w / math.log(s1 / s2)
+            return int(min(max(tau * math.log(ratio / SLOW_RATE_RATIO), 1.0), 10 * n))
+    return n
+
+
+def _loss_finding(c: Curves) -> Finding | None:
+    """``loss-still-falling`` (slow-converging) or, in a run still within its plan,
+    ``still-improving`` (info)."""
+    x = c.tl if c.tl is not None else c.vl
+    if x is None:
+        return None
+    if c.since_lr_step is not None:
+        # After a schedule step the loss follows a new curve: judge that segment alone.
+        x = x[-c.since_lr_step:]
+    ok, ev = _loss_still_improving(x)
+    if not ok:
+        return None
+    extra = _extra_epochs(x, ev["rate_ratio"])
+    total = round_epochs(c.n + extra)
+    in_progress = c.planned is not None and c.n < c.planned
+    name = "training" if c.tl is not None else "validation"
+    ev.update({"more_epochs": extra, "suggested_max_epochs": total})
+    if in_progress and total <= (c.planned or 0):
+        return Finding("still-improving", None, Severity.INFO,
+                       f"{name} loss is still falling at epoch {c.n} of {c.planned}, "
+                       "as expected for a run in progress.", ev)
+    ratio = ev["rate_ratio"]
+    return Finding("loss-still-falling", Label.SLOW_CONVERGING, Severity.WARNING,
+                   f"{name} loss is still falling at the end (last {ev['window']} epochs: "
+                   f"rate {ratio:.2f}x the run's average, Mann-Kendall p={ev['p_value']:.2g});"
+                   f" roughly {extra} more epoch{'s' if extra != 1 else ''} needed (about {total} in all).",
+                   ev, slow_remedies(c.lr, total))
+
+
+def _target_finding(c: Curves, with_remedies: bool) -> Finding | None:
+    """``target-far`` (slow-converging): the target accuracy is many runs away at this rate."""
+    if c.target is None:
+        return None
+    acc = c.va if c.va is not None else c.ta
+    if acc is None or np.isfinite(acc).sum() < MIN_EPOCHS:
+        return None
+    now = tail_median(acc)
+    w = c.window()
+    slope = theil_sen(acc[-w:][np.isfinite(acc[-w:])])
+    if not (now < c.target and slope > 0):
+        return None
+    need = (c.target - now) / slope
+    if not need > SLOW_TARGET_FACTOR * c.n:
+        return None
+    return Finding("target-far", Label.SLOW_CONVERGING, Severity.WARNING,
+                   f"accuracy {now:.3f} gains {slope:.2g}/epoch: the target "
+                   f"{c.target:.3f} would take about {need:.0f} more epochs "
+                   f"({need / c.n:.0f}x the {c.n} run).",
+                   {"accuracy": now, "target": c.target, "slope": slope,
+                    "epochs_to_target": need},
+                   slow_remedies(c.lr, round_epochs(c.n * 2)) if with_remedies else ())
+
+
+def slow_convergence(c: Curves) -> list[Finding]:
+    """``loss-still-falling`` / ``still-improving`` and ``target-far``.
+
+    The loss (training, else validation; since the last schedule step when ``lr`` was logged)
+    still falls significantly at a rate of at least ``SLOW_RATE_RATIO`` of its average; or, with
+    ``target_accuracy``, the target would take more than ``SLOW_TARGET_FACTOR`` times the epochs
+    run. When both hold, the remedies are attached to the loss finding only.
+    """
+    out = [f for f in (_loss_finding(c),) if f is not None]
+    slow = any(f.label == Label.SLOW_CONVERGING for f in out)
+    far = _target_finding(c, with_remedies=not slow)
+    return out + ([far] if far is not None else [])
+
+
+def underfitting(c: Curves) -> list[Finding]:
+    """``low-train-accuracy`` or, without accuracies, ``high-loss`` (label ``underfitting``).
+
+    Training accuracy's skill over chance is below ``UNDERFIT_MAX_SKILL`` (or, with a target,
+    more than ``UNDERFIT_TARGET_MARGIN`` below it) and no longer improving; without accuracies,
+    the loss is flat above ``UNDERFIT_LOSS_FRACTION`` of ln(C).
+    """
+    if c.ta is not None and np.isfinite(c.ta).sum() >= MIN_EPOCHS:
+        acc = tail_median(c.ta)
+        skill = c.skill(acc)
+        low = (acc < c.target - UNDERFIT_TARGET_MARGIN if c.target is not None
+               else skill < UNDERFIT_MAX_SKILL)
+        w = c.window()
+        tr = trend(c.ta, w, +1, c.sigma["train_acc"])
+        improving = tr.significant and tr.slope * c.n >= MIN_PROJECTED_ACC_GAIN
+        if not low or improving:
+            return []
+        ref = (f"target {c.target:.3f}" if c.target is not None else f"chance {c.chance:.3f}")
+        return [Finding("low-train-accuracy", Label.UNDERFITTING, Severity.WARNING,
+                        f"training accuracy is {acc:.3f} ({skill:.0%} of the way from chance to "
+                        f"perfect; {ref}) and no longer improving (last {w} epochs: slope "
+                        f"{tr.slope:.2g}/epoch, p={tr.p:.2g}).",
+                        {"train_acc": acc, "skill": skill, "chance": c.chance,
+                         "target": c.target, "slope": tr.slope, "p_value": tr.p, "window": w},
+                        underfit_remedies(c.n, c.lr))]
+    loss = c.primary_loss
+    assert loss is not None
+    level = tail_median(loss)
+    ce = math.log(c.classes)
+    if not level >= UNDERFIT_LOSS_FRACTION * ce:  # NaN: no finding
+        return []
+    return [Finding("high-loss", Label.UNDERFITTING, Severity.WARNING,
+                    f"loss is flat at {level:.4g}, {level / ce:.0%} of the chance-level "
+                    f"cross-entropy ln({c.classes:.0f}) = {ce:.3g}.",
+                    {"loss": level, "chance_loss": ce, "fraction": level / ce},
+                    underfit_remedies(c.n, c.lr))]

@@ -1,0 +1,218 @@
+"""Every threshold of the diagnosis rules, with its rationale.
+
+Each constant carries a ``#:`` comment saying which rule uses it and why it has this value. The
+table in ``docs/diagnosis.md`` is generated from these comments at build time (the mkdocs hook
+``docs/hooks/thresholds.py``), so the page cannot disagree with the code. In a comment, the first
+sentence names the rule (the finding ``code`` in backticks) and the rest is the rationale;
+constants of one rule follow each other, joined by "...".
+
+Standard library only: no numpy, no torch.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AT_CHANCE_SKILL",
+    "DIVERGE_ERRATIC_FRACTION",
+    "DIVERGE_LOSS_RATIO",
+    "DIVERGE_LOSS_RATIO_NO_ACC",
+    "DIVERGE_RISE_FRACTION",
+    "DIVERGE_SPIKE_RATIO",
+    "GAP_LARGE_ACC",
+    "GAP_LARGE_LOSS_RATIO",
+    "GRAD_EXPLODE_RATIO",
+    "INFER_MAX_CLASSES",
+    "LR_STEP_FACTOR",
+    "MAX_WINDOW",
+    "MIN_EPOCHS",
+    "MIN_PROJECTED_ACC_GAIN",
+    "MIN_WINDOW",
+    "NOISE_FLOOR_REL",
+    "OVERFIT_ACC_DROP_SIGMAS",
+    "OVERFIT_MIN_ACC_DROP",
+    "OVERFIT_MIN_EPOCHS_AFTER_BEST",
+    "OVERFIT_MIN_REL_RISE",
+    "OVERFIT_MIN_TRAIN_DROP",
+    "OVERFIT_RISE_SIGMAS",
+    "OVERFIT_TRAIN_DROP_SIGMAS",
+    "PRIORITY",
+    "REPORT_REMEDIES",
+    "SLOW_MIN_PROJECTED_GAIN",
+    "SLOW_RATE_RATIO",
+    "SLOW_TARGET_FACTOR",
+    "SMOOTH_WIDTH",
+    "TREND_ALPHA",
+    "TREND_MIN_SIGMAS",
+    "TREND_WINDOW_FRACTION",
+    "UNDERFIT_LOSS_FRACTION",
+    "UNDERFIT_MAX_SKILL",
+    "UNDERFIT_TARGET_MARGIN",
+]
+
+# ------------------------------------------------------------------------------------------------
+# Definitions shared by every rule: epochs, windows, trends, noise, smoothing.
+# ------------------------------------------------------------------------------------------------
+
+#: Fewer finite epochs than this -> `inconclusive` (`too-few-epochs`), with the number still
+#: needed. A Mann-Kendall test on 5 points reaches p < 0.05 only for a perfectly monotone series,
+#: so 5 is the least that can show a trend at all.
+MIN_EPOCHS = 5
+#: Trailing window = this fraction of the run ("the end of the run"), clipped to
+#: [`MIN_WINDOW`, `MAX_WINDOW`]. A third is long enough for the trend test to have power and short
+#: enough to be "the end".
+TREND_WINDOW_FRACTION = 1 / 3
+#: Smallest trailing window (epochs): as `MIN_EPOCHS`.
+MIN_WINDOW = 5
+#: Largest trailing window (epochs). Keeps "the end" local on long runs and Theil-Sen cheap
+#: (4,950 pairs); 50 lost power on 500-epoch runs with a slow decline (12 of 60 slow runs read as
+#: healthy).
+MAX_WINDOW = 100
+#: One-sided significance level of the Mann-Kendall trend test. Conventional.
+TREND_ALPHA = 0.05
+#: A significant trend must also move at least this many noise units across the window. A 5 %
+#: test on a flat noisy curve fires one time in twenty and a diagnosis runs several; real trends
+#: move many noise units.
+TREND_MIN_SIGMAS = 2.0
+#: With `lr` logged, a change of the rate by at least this factor between two epochs is a
+#: schedule step: the slow-convergence test looks only at the epochs since the last step, and
+#: other trend windows never reach back past it. The drop a step causes is the schedule's doing,
+#: and the loss then follows a new curve.
+LR_STEP_FACTOR = 2.0
+#: Noise floor, relative to the series' median magnitude. Noise-free synthetic curves would
+#: otherwise have zero noise and turn every wiggle into "infinitely many noise units".
+NOISE_FLOOR_REL = 1e-3
+#: Width of the running median taken before a minimum or maximum (fixed: the fast implementation
+#: is a median of three). One lucky epoch must not define the best validation loss: the minimum of
+#: n noisy values is biased about 2 sigma low.
+SMOOTH_WIDTH = 3
+
+# ------------------------------------------------------------------------------------------------
+# Overfitting.
+# ------------------------------------------------------------------------------------------------
+
+#: **overfitting** (`val-loss-rising`): the median validation loss over the epochs since its
+#: smoothed minimum (at most one trailing window) is at least this many noise units above that
+#: minimum ... A noise-level wiggle is about 1 sigma above the smoothed minimum; 3 sigma is a
+#: clear rise.
+OVERFIT_RISE_SIGMAS = 3.0
+#: ... and at least this fraction above it ... A 3-sigma rise of a nearly noise-free curve can be
+#: too small to matter.
+OVERFIT_MIN_REL_RISE = 0.05
+#: ... the minimum lies at least this many epochs before the end ("stayed there") ... One or two
+#: bad epochs are not a trend.
+OVERFIT_MIN_EPOCHS_AFTER_BEST = 3
+#: ... and the training loss kept falling meanwhile: since the best epoch by at least this many of
+#: its noise units ...
+OVERFIT_TRAIN_DROP_SIGMAS = 2.0
+#: ... and this fraction of its value at the best epoch. A validation loss that wanders up while
+#: the training loss is flat is noise (validation noise is often autocorrelated, so noise units
+#: understate it: with this condition, false alarms on converged runs with AR(1) validation noise
+#: fell from 6.5 % to 0.5 % in a 200-run check); one that rises with the training loss is
+#: instability, handled by `diverging`.
+OVERFIT_MIN_TRAIN_DROP = 0.05
+#: **overfitting** (`val-acc-falling`): the same test on validation accuracy falling from its
+#: smoothed maximum, by at least this many noise units ... Accuracy can degrade before the loss
+#: does.
+OVERFIT_ACC_DROP_SIGMAS = 3.0
+#: ... and at least this much (absolute), while training accuracy rose by at least
+#: max(its noise, half of this). Requiring training accuracy to rise separates overfitting from a
+#: noisy plateau.
+OVERFIT_MIN_ACC_DROP = 0.02
+#: **overfitting** (`large-gap-val-stalled`): a train-minus-validation accuracy gap of at least
+#: this (10 points) while validation shows no significant improvement over the window; with
+#: validation still improving the same gap is only a warning (`large-gap`, no label). 87.8 % /
+#: 69.7 % (the case-study baseline) is overfitting whether or not the validation loss has turned
+#: yet; a gap that validation is still closing is not.
+GAP_LARGE_ACC = 0.10
+#: The same with the validation/training loss ratio when there are no accuracies. Loss ratios
+#: swing more than accuracy gaps as the training loss nears zero, hence the wide margin.
+GAP_LARGE_LOSS_RATIO = 2.0
+
+# ------------------------------------------------------------------------------------------------
+# Underfitting.
+# ------------------------------------------------------------------------------------------------
+
+#: **underfitting** (`low-train-accuracy`): training accuracy's skill over chance,
+#: (acc - chance) / (1 - chance), below this (binary: under 75 %, 10 classes: under 55 %) while
+#: neither it nor the loss still improves. "Well below what the task allows" without knowing the
+#: task: less than halfway from chance to perfect on the training data itself.
+UNDERFIT_MAX_SKILL = 0.5
+#: With `target_accuracy`: training accuracy more than this below the target counts as low. The
+#: target is what the task allows.
+UNDERFIT_TARGET_MARGIN = 0.05
+#: Accuracy "still improving" also needs its trailing trend to project at least this gain
+#: (absolute) over as many epochs again as the run had. A significant but negligible creep is not
+#: progress.
+MIN_PROJECTED_ACC_GAIN = 0.02
+#: **underfitting** (`high-loss`) without accuracies: a flat training loss still above this
+#: fraction of the chance-level cross-entropy ln(C). The model has learnt little beyond the prior.
+UNDERFIT_LOSS_FRACTION = 0.7
+
+# ------------------------------------------------------------------------------------------------
+# Slow convergence.
+# ------------------------------------------------------------------------------------------------
+
+#: **slow-converging** (`loss-still-falling`): a significant decrease of the training loss over
+#: the window at a rate at least this fraction of its average rate over the run ... The ratio is 1
+#: for a straight line and about 0.1 for an exponential that has converged; the boundary is near
+#: time constant = run length / 3, where about 5 % of the reachable improvement is left.
+SLOW_RATE_RATIO = 0.25
+#: ... projecting at least this fraction of the current loss over as many epochs again. Ignores the
+#: deterministic creep of a stuck model.
+SLOW_MIN_PROJECTED_GAIN = 0.01
+#: **slow-converging** (`target-far`): with `target_accuracy`, reaching it at the current rate
+#: would take more than this many times the epochs run so far. "Many times the epochs run".
+SLOW_TARGET_FACTOR = 3.0
+
+# ------------------------------------------------------------------------------------------------
+# Divergence.
+# ------------------------------------------------------------------------------------------------
+
+#: **diverging** (`loss-explosion`): training loss at the end at least this many times its
+#: first-epoch value with accuracy at chance ... A training loss that doubles while nothing is
+#: learnt has left the basin.
+DIVERGE_LOSS_RATIO = 2.0
+#: ... or this many times when there is no accuracy to check. Without accuracy, demand more.
+DIVERGE_LOSS_RATIO_NO_ACC = 5.0
+#: **diverging** (`loss-spike`): training loss peaked above this multiple of the chance-level
+#: cross-entropy ln(C) and accuracy ended at chance. Cross-entropy that high means confident wrong
+#: predictions: a blow-up the run never recovered from.
+DIVERGE_SPIKE_RATIO = 10.0
+#: **diverging** (`train-loss-rising`): a significant rise of the training loss over the window,
+#: to at least this fraction (and 3 noise units) above its smoothed minimum. A training loss that
+#: climbs is an optimization problem (too high a rate), never overfitting.
+DIVERGE_RISE_FRACTION = 0.5
+#: **diverging** (`train-loss-erratic`): epoch-to-epoch noise of the training loss at least this
+#: fraction of its level over the window, in a run that has learnt little (training-accuracy skill
+#: below `UNDERFIT_MAX_SKILL`, or without accuracy a loss above `UNDERFIT_LOSS_FRACTION` x ln C).
+#: An epoch-mean training loss normally moves a few percent; near zero the relative jitter is
+#: large but that run has learnt, hence the guard.
+DIVERGE_ERRATIC_FRACTION = 0.25
+#: Largest class count inferred from the first loss; a first loss above ln 1000 = 6.9 is a
+#: blow-up, not a class count, and the smallest of the first three losses is used instead. An
+#: untrained 1000-class model starts near 6.9.
+INFER_MAX_CLASSES = 1000
+#: Accuracy "at chance": skill over chance at most this. Binary 55 %, 10 classes 19 %.
+AT_CHANCE_SKILL = 0.1
+#: Advisory `gradient-spike`: a gradient norm this many times its median epoch value is an
+#: explosion; the remedy is clipping.
+GRAD_EXPLODE_RATIO = 100.0
+
+# ------------------------------------------------------------------------------------------------
+# Report and label priority.
+# ------------------------------------------------------------------------------------------------
+
+#: Remedies shown per finding in `str(diagnosis)`. A short report; `to_dict()` and `.remedies`
+#: keep all.
+REPORT_REMEDIES = 3
+#: Label priority, highest first: the label of a diagnosis is the first of these that a finding
+#: of severity warning or error supports (`healthy` when none does). Applied in one place,
+#: `cnnkit.diagnosis.rules.decide`.
+PRIORITY: tuple[str, ...] = (
+    "diverging",
+    "inconclusive",
+    "overfitting",
+    "underfitting",
+    "slow-converging",
+    "healthy",
+)
