@@ -114,3 +114,9 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Trainerr'"):
         cnnkit.Trainerr  # noqa: B018
     assert "Trainer" in dir(cnnkit) and "augment" in dir(cnnkit)
+
+
+def test_lazy_exports_match_all() -> None:
+    import cnnkit
+
+    assert set(cnnkit.__all__) == {*cnnkit._EXPORTS, "__version__"}

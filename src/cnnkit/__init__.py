@@ -57,7 +57,31 @@ _SUBMODULES = frozenset(
     }
 )  # fmt: skip
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "CASE_STUDY_VARIANTS",
+    "Callback",
+    "Change",
+    "ConvBlock",
+    "ConvNet",
+    "DenseBlock",
+    "Diagnosis",
+    "DropBlock2d",
+    "EarlyStopping",
+    "Finding",
+    "History",
+    "Label",
+    "ModelBuilder",
+    "ModelCheckpoint",
+    "Remedy",
+    "Severity",
+    "Trainer",
+    "__version__",
+    "case_study",
+    "check_data",
+    "diagnose",
+    "diagnose_file",
+    "fuse_batchnorm",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - static type checkers see the eager imports
     from cnnkit.builder import CASE_STUDY_VARIANTS, ConvNet, ModelBuilder, case_study
