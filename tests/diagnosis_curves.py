@@ -171,3 +171,213 @@ FAMILIES: dict[str, Callable[..., History]] = {
     "diverging": diverging,
     "inconclusive": short,
 }
+
+
+# ------------------------------------------------------------------------------------------------
+# Hard patterns (issue 13): runs whose end points point the wrong way. Each takes ``length``
+# ("short" or "long", drawn when None) and ``noise`` (level 0, 1 or 2, drawn when None).
+# ------------------------------------------------------------------------------------------------
+
+LENGTHS: dict[str, list[int]] = {"short": [10, 12, 15, 20], "long": [30, 50, 80, 120]}
+
+
+def _setting(rng: np.random.Generator, length: str | None, noise: int | None,
+             lengths: dict[str, list[int]] = LENGTHS) -> tuple[int, int]:
+    """(epochs, noise level): drawn from ``lengths[length]`` and {0, 1, 2} when not given."""
+    length = str(rng.choice(list(lengths))) if length is None else length
+    level = int(rng.integers(0, 3)) if noise is None else noise
+    return int(rng.choice(lengths[length])), level
+
+
+def _smooth_step(t: np.ndarray, start: float, ramp: float) -> np.ndarray:
+    """0 before ``start``, rising linearly to 1 over ``ramp`` epochs, then 1."""
+    return np.clip((t - start) / max(ramp, 1e-9), 0.0, 1.0)
+
+
+def loss_only_overfitting(rng: np.random.Generator, classes: int, length: str | None = None,
+                          noise: int | None = None) -> History:
+    """Overfitting seen only in the loss: validation loss bottoms out at 30-60 % of the run, then
+    rises 15-60 % above its minimum and stays up, while training loss keeps falling and the
+    accuracies stay high (>= 80 %) with a small gap (0-6 points): the model grows over-confident.
+    Noise levels: validation loss 1 / 2 / 3.5 % a point."""
+    n, level = _setting(rng, length, noise)
+    t = np.arange(1, n + 1, dtype=float)
+    lc, c = math.log(classes), 1.0 / classes
+    t_best = n * rng.uniform(0.3, 0.6)
+    v_min = lc * (rng.uniform(0.12, 0.3) if classes == 2 else rng.uniform(0.15, 0.25))
+    rise = rng.uniform(0.15, 0.6) * v_min
+    ramp = (n - t_best) * rng.uniform(0.3, 1.0)
+    bump = rise * _smooth_step(t, t_best, ramp)
+    vl = _noisy(rng, _decay(t, lc, v_min, t_best / 4) + bump, (0.01, 0.02, 0.035)[level])
+    tl = _noisy(rng, _decay(t, lc, v_min * rng.uniform(0.1, 0.4), n * rng.uniform(0.15, 0.3)),
+                (0.005, 0.01, 0.015)[level])
+    a_peak = rng.uniform(0.88, 0.97) if classes == 2 else rng.uniform(0.8, 0.92)
+    a_train = min(a_peak + rng.uniform(0.0, 0.06), 0.995)
+    acc_sd = (0.003, 0.006, 0.01)[level]
+    ta = _acc_noise(rng, _decay(t, c, a_train, t_best / 4), acc_sd / 2)
+    va = _acc_noise(rng, _decay(t, c, a_peak, t_best / 4), acc_sd)
+    return _pack(tl, vl, ta, va)
+
+
+def noisy_val_overfitting(rng: np.random.Generator, classes: int, length: str | None = None,
+                          noise: int | None = None, rise_units: tuple[float, float] = (2.0, 4.0)
+                          ) -> History:
+    """The same on a noisy validation set of 150-250 images over 12-50 epochs: the validation
+    loss's per-epoch noise is the per-image loss spread / sqrt(images) (spread 1.5 / 2.25 / 3 x the
+    loss by noise level, autocorrelated with phi up to 0.3: the same images every epoch), and the
+    rise is only 2-4 of those noise units, but it comes within a few epochs of the minimum (at
+    30-50 % of the run) and holds over the whole last 40 %. ``rise_units=(0, 0)`` is the null
+    case: the same run with a flat validation loss (training loss still falling)."""
+    n, level = _setting(rng, length, noise, {"short": [12, 15, 20], "long": [30, 40, 50]})
+    t = np.arange(1, n + 1, dtype=float)
+    lc, c = math.log(classes), 1.0 / classes
+    images = int(rng.integers(150, 251))
+    v_min = lc * (rng.uniform(0.15, 0.35) if classes == 2 else rng.uniform(0.15, 0.3))
+    sd = v_min * (1.5, 2.25, 3.0)[level] / math.sqrt(images)
+    t_best = n * rng.uniform(0.3, 0.5)
+    ramp = max(1.0, n * rng.uniform(0.03, 0.1))
+    rise = rng.uniform(*rise_units) * sd
+    vl = (_decay(t, lc, v_min, t_best / 6) + rise * _smooth_step(t, t_best, ramp)
+          + _ar1(rng, n, sd, rng.uniform(0.0, 0.3)))
+    tl = _noisy(rng, _decay(t, lc, v_min * rng.uniform(0.2, 0.5), n * rng.uniform(0.15, 0.3)), 0.01)
+    a_peak = rng.uniform(0.86, 0.95) if classes == 2 else rng.uniform(0.8, 0.9)
+    a_train = min(a_peak + rng.uniform(0.0, 0.05), 0.995)
+    ta = _acc_noise(rng, _decay(t, c, a_train, t_best / 4), 0.005)
+    va = _acc_noise(rng, _decay(t, c, a_peak, t_best / 4), math.sqrt(a_peak * (1 - a_peak) / images))
+    return _pack(tl, vl, ta, va)
+
+
+#: The target the underfitting-against-a-target family is judged against.
+TARGET_ACCURACY = 0.95
+
+
+def target_underfitting(rng: np.random.Generator, classes: int, length: str | None = None,
+                        noise: int | None = None) -> History:
+    """Underfitting against ``target_accuracy=0.95``: training accuracy plateaus at 77-83 % within
+    the first half of the run (validation under 5 points below), flat in the last half; the
+    training loss creeps down by up to 2 % over the last half. Accuracy noise 0.5 / 1 / 1.5 points."""
+    n, level = _setting(rng, length, noise)
+    t = np.arange(1, n + 1, dtype=float)
+    lc, c = math.log(classes), 1.0 / classes
+    tau = n * rng.uniform(1 / 15, 1 / 8)
+    a_end = rng.uniform(0.77, 0.83)
+    va_end = a_end - rng.uniform(0.0, 0.05)
+    l_end = (0.45 if classes == 2 else 0.7) * rng.uniform(0.9, 1.1)
+    creep = 1 - rng.uniform(0.0, 0.02) * np.clip((t - n / 2) / (n / 2), 0, None)
+    rel = (0.005, 0.01, 0.015)[level]
+    tl = _noisy(rng, _decay(t, lc, l_end, tau) * creep, rel)
+    vl = _noisy(rng, _decay(t, lc, l_end * rng.uniform(1.0, 1.1), tau), 2 * rel)
+    ta = _acc_noise(rng, _decay(t, c, a_end, tau), rel)
+    va = _acc_noise(rng, _decay(t, c, va_end, tau), 1.5 * rel)
+    return _pack(tl, vl, ta, va)
+
+
+def healthy_moderate_gap(rng: np.random.Generator, classes: int, length: str | None = None,
+                         noise: int | None = None) -> History:
+    """Healthy with a stable moderate gap: both losses converged (tau <= n/6), validation loss
+    flat, a constant 6-10 point train/validation accuracy gap that is not growing. Noise levels:
+    validation loss 1.5 / 3 / 4.5 %, validation accuracy 0.5 / 1 / 1.5 points."""
+    n, level = _setting(rng, length, noise)
+    t = np.arange(1, n + 1, dtype=float)
+    lc, c = math.log(classes), 1.0 / classes
+    tau = n * rng.uniform(1 / 12, 1 / 6)
+    a_train = rng.uniform(0.9, 0.98) if classes == 2 else rng.uniform(0.82, 0.95)
+    gap = rng.uniform(0.06, 0.10)
+    lt_end = lc * (rng.uniform(0.1, 0.25) if classes == 2 else rng.uniform(0.1, 0.2))
+    tl = _noisy(rng, _decay(t, lc, lt_end, tau), 0.01)
+    vl = _noisy(rng, _decay(t, lc, lt_end * rng.uniform(1.3, 1.8), tau), (0.015, 0.03, 0.045)[level])
+    sd = (0.005, 0.01, 0.015)[level]
+    ta = _acc_noise(rng, _decay(t, c, a_train, tau), sd / 2)
+    va = _acc_noise(rng, _decay(t, c, a_train - gap, tau), sd)
+    return _pack(tl, vl, ta, va)
+
+
+def hidden_divergence(rng: np.random.Generator, classes: int, length: str | None = None,
+                      noise: int | None = None) -> History:
+    """Divergence hidden by a huge first epoch (Adam at lr 1-3): a first loss of 1e4-1e8, then
+    either both losses stay 20-1000x ln C, or the training loss drops to about ln C while the
+    validation loss stays near 1000; accuracy at chance (with a chance-sized wobble). The loss's
+    relative noise is 5 / 10 / 20 % by level."""
+    n, level = _setting(rng, length, noise)
+    lc, c = math.log(classes), 1.0 / classes
+    rel = (0.05, 0.1, 0.2)[level]
+    first = 10 ** rng.uniform(4, 8)
+    if rng.random() < 0.5:
+        tl = lc * rng.uniform(20, 1000) * np.exp(rng.normal(0, rel, n))
+        vl = tl * rng.uniform(0.5, 2.0) * np.exp(rng.normal(0, rel, n))
+    else:
+        tl = lc * rng.uniform(0.95, 1.1) * np.exp(rng.normal(0, rel / 5, n))
+        vl = rng.uniform(300, 3000) * np.exp(rng.normal(0, rel, n))
+    tl[0], vl[0] = first, first * rng.uniform(0.1, 1.0)
+    ta = _acc_noise(rng, np.full(n, c), 0.02)
+    va = _acc_noise(rng, np.full(n, c), 0.03)
+    return _pack(tl, vl, ta, va)
+
+
+def annealed_healthy(rng: np.random.Generator, classes: int, length: str | None = None,
+                     noise: int | None = None) -> History:
+    """A healthy run under a cosine schedule, with ``lr`` logged: the loss converges at the peak
+    rate, then drops a further 30-50 % as the rate anneals to 0-1 % of its peak, so it is still
+    falling at the end. Loss noise 0.5 / 1 / 1.5 % (validation twice that)."""
+    n, level = _setting(rng, length, noise)
+    t = np.arange(1, n + 1, dtype=float)
+    lc, c = math.log(classes), 1.0 / classes
+    tau = n * rng.uniform(1 / 12, 1 / 6)
+    peak = 10 ** rng.uniform(-4, -2)
+    floor = rng.uniform(0.0, 0.01)
+    lr = peak * (floor + (1 - floor) * 0.5 * (1 + np.cos(math.pi * (t - 1) / (n - 1))))
+    anneal = rng.uniform(0.3, 0.5) * (1 - lr / peak) ** 3
+    rel = (0.005, 0.01, 0.015)[level]
+    l_end = lc * (rng.uniform(0.15, 0.3) if classes == 2 else rng.uniform(0.2, 0.35))
+    tl = _noisy(rng, _decay(t, lc, l_end, tau) * (1 - anneal), rel)
+    vl = _noisy(rng, _decay(t, lc, l_end * rng.uniform(1.05, 1.2), tau) * (1 - anneal / 2), 2 * rel)
+    a_end = rng.uniform(0.88, 0.96) if classes == 2 else rng.uniform(0.78, 0.9)
+    ta = _acc_noise(rng, _decay(t, c, a_end, tau) + 0.03 * anneal, rel)
+    va = _acc_noise(rng, _decay(t, c, a_end - rng.uniform(0.01, 0.04), tau) + 0.02 * anneal, rel)
+    return {**_pack(tl, vl, ta, va), "lr": lr.tolist()}
+
+
+def issue_example() -> History:
+    """The 10-epoch binary run of issue 13: validation loss 37 % above its minimum and still rising
+    while training loss goes 0.55 -> 0.041 and validation accuracy sits at 0.955-0.965."""
+    return {
+        "train_loss": [0.55, 0.3, 0.2, 0.14, 0.105, 0.08, 0.065, 0.055, 0.047, 0.041],
+        "val_loss": [0.52, 0.27, 0.16, 0.12, 0.105, 0.11, 0.125, 0.133, 0.138, 0.144],
+        "train_acc": [0.78, 0.9, 0.94, 0.957, 0.966, 0.975, 0.981, 0.985, 0.988, 0.99],
+        "val_acc": [0.8, 0.91, 0.945, 0.955, 0.96, 0.965, 0.96, 0.962, 0.958, 0.96],
+    }
+
+
+#: The hard families: name -> (generator, expected label, diagnose() options).
+HARD_FAMILIES: dict[str, tuple[Callable[..., History], str, dict[str, float]]] = {
+    "loss-only-overfitting": (loss_only_overfitting, "overfitting", {}),
+    "noisy-val-overfitting": (noisy_val_overfitting, "overfitting", {}),
+    "target-underfitting": (target_underfitting, "underfitting",
+                            {"target_accuracy": TARGET_ACCURACY}),
+    "healthy-moderate-gap": (healthy_moderate_gap, "healthy", {}),
+    "hidden-divergence": (hidden_divergence, "diverging", {}),
+    "annealed-healthy": (annealed_healthy, "healthy", {}),
+}
+
+
+def measure(seeds: range = range(8, 58)) -> dict[str, float]:
+    """Fraction right per family over ``seeds`` x {binary, 10-class}, lengths and noise levels
+    drawn (the hard families) or as the family draws them (the others)."""
+    from cnnkit.diagnosis import diagnose
+
+    out: dict[str, float] = {}
+    for i, (name, fn) in enumerate(FAMILIES.items()):
+        labels = [diagnose(fn(np.random.default_rng([s, c, i]), c)).label.value
+                  for c in (2, 10) for s in seeds]
+        out[name] = labels.count(name) / len(labels)
+    for i, (name, (fn, label, options)) in enumerate(HARD_FAMILIES.items()):
+        labels = [diagnose(fn(np.random.default_rng([s, c, 100 + i]), c), **options).label.value
+                  for c in (2, 10) for s in seeds]
+        out[name] = labels.count(label) / len(labels)
+    out["issue-example"] = float(diagnose(issue_example()).label.value == "overfitting")
+    return out
+
+
+if __name__ == "__main__":  # .venv/bin/python tests/diagnosis_curves.py
+    for family, right in measure().items():
+        print(f"{family:24s} {right:6.1%}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
+import importlib
 import inspect
 import json
 import math
@@ -38,9 +39,10 @@ from cnnkit.diagnosis import (
     diagnose,
 )
 from cnnkit.diagnosis import remedies as remedies_module
+from cnnkit.diagnosis.context import TrainedWith
 from cnnkit.study import apply_change, improve
 from cnnkit.training import EarlyStopping, Trainer, callback_from_dict
-from diagnosis_curves import FAMILIES
+from diagnosis_curves import FAMILIES, HARD_FAMILIES
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "cnnkit"
 BASE = ModelBuilder(3, 2, 8).conv(4)
@@ -69,7 +71,11 @@ def test_trainer_fields_are_the_real_ones() -> None:
 
 
 def test_callback_types_are_the_registry() -> None:
-    registry = callbacks_module._REGISTRY  # the table callback_from_dict reads
+    # the table callback_from_dict reads (in cnnkit.training.callbacks.registry once callbacks
+    # became a package)
+    registry = getattr(callbacks_module, "_REGISTRY", None)
+    if registry is None:
+        registry = importlib.import_module("cnnkit.training.callbacks.registry")._REGISTRY
     assert set(CALLBACK_TYPES) == set(registry)
     for name, args in CALLBACK_TYPES.items():
         params = set(inspect.signature(registry[name]).parameters)
@@ -202,13 +208,24 @@ def test_improve_does_not_swallow_a_change_that_cannot_be_applied(monkeypatch) -
 # ------------------------------------------------------------------------------------------------
 
 #: Arguments driving each remedy function of cnnkit.diagnosis.remedies through its branches.
+_HAS_SOME = TrainedWith(batch_norm=False, dropout=0.25, augment=True, augment_strength=1.0,
+                        mixup=False, weight_decay=1e-4, scheduler=False, width=1.5,
+                        restores_best=False)
+_HAS_ALL = TrainedWith(batch_norm=True, dropout=0.5, augment=True, augment_strength=3.0,
+                       mixup=True, weight_decay=5e-3, scheduler=True, width=2.0,
+                       restores_best=True)
+_HAS_NONE = TrainedWith(batch_norm=False, dropout=0.0, augment=False, mixup=False,
+                        weight_decay=0.0, scheduler=False, width=1.0, restores_best=False)
 DRIVERS: dict[str, list[tuple[Any, ...]]] = {
-    "overfit_remedies": [(None, 10), (4, 10), (10, 10)],
-    "gap_remedies": [()],
-    "slow_remedies": [(None, 40), (1e-3, 40), (3e-7, 5)],
-    "underfit_remedies": [(20, None), (20, 1e-3)],
-    "diverge_remedies": [(None, 1.0), (0.01, 4.0), (5.0, 1e-3)],
+    "overfit_remedies": [(None, 10), (4, 10), (10, 10), (3, 20, _HAS_SOME), (12, 20, _HAS_ALL),
+                         (12, 20, _HAS_NONE)],
+    "gap_remedies": [(), (_HAS_SOME,), (_HAS_ALL,)],
+    "slow_remedies": [(None, 40), (1e-3, 40), (3e-7, 5), (1e-3, 40, _HAS_NONE),
+                      (1e-3, 40, _HAS_ALL)],
+    "underfit_remedies": [(20, None), (20, 1e-3), (20, 1e-3, _HAS_SOME), (20, None, _HAS_NONE)],
+    "diverge_remedies": [(None, 1.0), (0.01, 4.0), (5.0, 1e-3), (0.01, 4.0, _HAS_ALL)],
     "short_run_remedies": [()],
+    "borderline_remedies": [(None,), (40,), (40, _HAS_ALL)],
 }
 
 
@@ -231,6 +248,14 @@ def _histories() -> list[tuple[dict[str, list[float]], dict[str, Any]]]:
     grads[10] = 500.0
     out.append(({"train_loss": steady, "val_loss": steady, "grad_norm": grads}, {}))  # gradient spike
     out.append(({"train_loss": (2.2 + 0.1 * np.exp(-t / 3)).tolist()}, {"num_classes": 10}))  # high-loss
+    # the hard families, diagnosed with and without what was trained
+    trained = {"builder": BASE.replace(dropout=0.25), "trainer": _trainer().replace(
+        augment=cnnkit.augment.default(), weight_decay=1e-4)}
+    for i, (fn, _, options) in enumerate(HARD_FAMILIES.values()):
+        for seed in range(4):
+            h = fn(np.random.default_rng([seed, 2, 100 + i]), 2)
+            out.append((h, dict(options)))
+            out.append((h, {**options, **trained}))
     return out
 
 
@@ -246,7 +271,8 @@ def _emitted_remedies() -> list[Remedy]:
             codes.add(f.code)
     # the rule families all showed up, so their remedies were collected from real diagnoses too
     assert {"val-loss-rising", "loss-still-falling", "low-train-accuracy", "non-finite-loss",
-            "too-few-epochs", "target-far", "gradient-spike", "high-loss"} <= codes, codes
+            "too-few-epochs", "target-far", "gradient-spike", "high-loss",
+            "val-loss-held-up"} <= codes, codes
     gen = np.random.default_rng(0)
     small = gen.random((8, 3, 16, 16)).astype(np.float32)
     data_cases = [

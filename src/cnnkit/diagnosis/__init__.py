@@ -21,9 +21,10 @@ Label priority (the first that holds is ``Diagnosis.label``): ``diverging`` > ``
 and their order are in ``cnnkit.diagnosis.rules``).
 
 Layout: ``findings`` (the result types), ``change`` (remedies' typed change), ``thresholds``,
-``stats``, ``series`` (name mapping and the prepared curves), ``rules`` with ``divergence``,
-``overfitting`` and ``convergence``, ``remedies``, ``verdict`` (``diagnose``), ``files`` and
-``data_checks``.
+``stats``, ``pooled`` (the pooled rise statistic), ``series`` (name mapping and the prepared
+curves), ``context`` (what was trained: model, builder, trainer), ``rules`` with
+``divergence``, ``overfitting`` and ``convergence``, ``remedies``, ``confidence``, ``verdict``
+(``diagnose``), ``files`` and ``data_checks``.
 
 Examples:
     >>> d = diagnose({"train_loss": [0.69, 0.5, 0.4, 0.33, 0.3, 0.28, 0.27, 0.265],
@@ -40,11 +41,14 @@ from cnnkit.diagnosis.change import (
     TRAINER_FIELDS,
     Change,
 )
+from cnnkit.diagnosis.context import TrainedWith, trained_with
 from cnnkit.diagnosis.data_checks import check_data
 from cnnkit.diagnosis.files import diagnose_file
 from cnnkit.diagnosis.findings import Diagnosis, Finding, Label, Remedy, Severity
 from cnnkit.diagnosis.thresholds import (
+    ANNEALED_LR_FRACTION,
     AT_CHANCE_SKILL,
+    DIVERGE_CHANCE_RATIO,
     DIVERGE_ERRATIC_FRACTION,
     DIVERGE_LOSS_RATIO,
     DIVERGE_LOSS_RATIO_NO_ACC,
@@ -52,9 +56,12 @@ from cnnkit.diagnosis.thresholds import (
     DIVERGE_SPIKE_RATIO,
     GAP_LARGE_ACC,
     GAP_LARGE_LOSS_RATIO,
+    GAP_MIN_MARGIN,
     GRAD_EXPLODE_RATIO,
     INFER_MAX_CLASSES,
     LR_STEP_FACTOR,
+    MAX_DROPOUT,
+    MAX_WEIGHT_DECAY,
     MAX_WINDOW,
     MIN_EPOCHS,
     MIN_PROJECTED_ACC_GAIN,
@@ -67,12 +74,20 @@ from cnnkit.diagnosis.thresholds import (
     OVERFIT_MIN_TRAIN_DROP,
     OVERFIT_RISE_SIGMAS,
     OVERFIT_TRAIN_DROP_SIGMAS,
+    POOL_BORDERLINE,
+    POOL_MAX_PHI,
+    POOL_MIN_EPOCHS,
+    POOL_REF_FRACTION,
+    POOL_TAIL_FRACTION,
+    POOL_Z,
     PRIORITY,
     REPORT_REMEDIES,
+    RETRAIN_MIN_EPOCH,
     SLOW_MIN_PROJECTED_GAIN,
     SLOW_RATE_RATIO,
     SLOW_TARGET_FACTOR,
     SMOOTH_WIDTH,
+    STRONG_AUGMENT,
     TREND_ALPHA,
     TREND_MIN_SIGMAS,
     TREND_WINDOW_FRACTION,
@@ -84,11 +99,13 @@ from cnnkit.diagnosis.verdict import diagnose
 from cnnkit.metric_names import canonical_name
 
 __all__ = [
+    "ANNEALED_LR_FRACTION",
     "AT_CHANCE_SKILL",
     "AUGMENT_PRESETS",
     "AUGMENT_SETTINGS",
     "BUILDER_SETTINGS",
     "CALLBACK_TYPES",
+    "DIVERGE_CHANCE_RATIO",
     "DIVERGE_ERRATIC_FRACTION",
     "DIVERGE_LOSS_RATIO",
     "DIVERGE_LOSS_RATIO_NO_ACC",
@@ -96,9 +113,12 @@ __all__ = [
     "DIVERGE_SPIKE_RATIO",
     "GAP_LARGE_ACC",
     "GAP_LARGE_LOSS_RATIO",
+    "GAP_MIN_MARGIN",
     "GRAD_EXPLODE_RATIO",
     "INFER_MAX_CLASSES",
     "LR_STEP_FACTOR",
+    "MAX_DROPOUT",
+    "MAX_WEIGHT_DECAY",
     "MAX_WINDOW",
     "MIN_EPOCHS",
     "MIN_PROJECTED_ACC_GAIN",
@@ -111,12 +131,20 @@ __all__ = [
     "OVERFIT_MIN_TRAIN_DROP",
     "OVERFIT_RISE_SIGMAS",
     "OVERFIT_TRAIN_DROP_SIGMAS",
+    "POOL_BORDERLINE",
+    "POOL_MAX_PHI",
+    "POOL_MIN_EPOCHS",
+    "POOL_REF_FRACTION",
+    "POOL_TAIL_FRACTION",
+    "POOL_Z",
     "PRIORITY",
     "REPORT_REMEDIES",
+    "RETRAIN_MIN_EPOCH",
     "SLOW_MIN_PROJECTED_GAIN",
     "SLOW_RATE_RATIO",
     "SLOW_TARGET_FACTOR",
     "SMOOTH_WIDTH",
+    "STRONG_AUGMENT",
     "TRAINER_FIELDS",
     "TREND_ALPHA",
     "TREND_MIN_SIGMAS",
@@ -130,8 +158,10 @@ __all__ = [
     "Label",
     "Remedy",
     "Severity",
+    "TrainedWith",
     "canonical_name",
     "check_data",
     "diagnose",
     "diagnose_file",
+    "trained_with",
 ]

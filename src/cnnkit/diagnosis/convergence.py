@@ -26,11 +26,13 @@ from cnnkit.diagnosis.stats import (
     trend,
 )
 from cnnkit.diagnosis.thresholds import (
+    ANNEALED_LR_FRACTION,
     MIN_EPOCHS,
     MIN_PROJECTED_ACC_GAIN,
     SLOW_MIN_PROJECTED_GAIN,
     SLOW_RATE_RATIO,
     SLOW_TARGET_FACTOR,
+    TREND_MIN_SIGMAS,
     UNDERFIT_LOSS_FRACTION,
     UNDERFIT_MAX_SKILL,
     UNDERFIT_TARGET_MARGIN,
@@ -65,7 +67,8 @@ def _loss_still_improving(x: FloatArray) -> tuple[bool, dict[str, Any]]:
     ok = (tr.significant and tail_rate > 0 and ratio >= SLOW_RATE_RATIO
           and projected >= SLOW_MIN_PROJECTED_GAIN)
     ev = {"window": w, "tail_slope": tr.slope, "p_value": tr.p, "rate_ratio": ratio,
-          "projected_relative_gain": projected, "tail_drop_sigmas": tr.sigmas}
+          "projected_relative_gain": projected, "tail_drop_sigmas": tr.sigmas,
+          "margin": tr.sigmas - TREND_MIN_SIGMAS}
     return ok, ev
 
 
@@ -87,9 +90,33 @@ def _extra_epochs(x: FloatArray, ratio: float) -> int:
     return n
 
 
+def _projected_acc_gain(c: Curves, acc: FloatArray | None) -> float | None:
+    """Accuracy the trailing Theil-Sen trend of ``acc`` projects over as many epochs again as
+    the run had (``None`` without enough finite accuracies)."""
+    if acc is None or np.isfinite(acc).sum() < MIN_EPOCHS:
+        return None
+    y = acc[np.isfinite(acc)][-c.window():]
+    return theil_sen(y) * c.n
+
+
+def _annealed(c: Curves) -> float | None:
+    """The last logged rate as a fraction of its peak, when a schedule annealed it to at most
+    ``ANNEALED_LR_FRACTION`` of the peak; else ``None``."""
+    lr = c.series.get("lr")
+    if lr is None or not np.isfinite(lr).any():
+        return None
+    finite = lr[np.isfinite(lr)]
+    peak = float(finite.max())
+    if peak <= 0:
+        return None
+    frac = float(finite[-1]) / peak
+    return frac if frac <= ANNEALED_LR_FRACTION else None
+
+
 def _loss_finding(c: Curves) -> Finding | None:
     """``loss-still-falling`` (slow-converging) or, in a run still within its plan,
-    ``still-improving`` (info)."""
+    ``still-improving`` (info), or, when the logged rate was annealed, ``schedule-annealed``
+    (info)."""
     x = c.tl if c.tl is not None else c.vl
     if x is None:
         return None
@@ -99,6 +126,24 @@ def _loss_finding(c: Curves) -> Finding | None:
     ok, ev = _loss_still_improving(x)
     if not ok:
         return None
+    gain = _projected_acc_gain(c, c.ta if c.tl is not None else c.va)
+    if gain is not None:
+        ev["projected_acc_gain"] = gain
+        # Over the last half of the run: a slow but steady fall is the evidence (issue 13: at
+        # Adam 1e-5 the accuracy trend is not significant yet, the loss trend is).
+        half = max(c.window(), c.n // 2)
+        val_falling = (c.tl is not None and c.vl is not None
+                       and trend(c.vl, half, -1, c.sigma["val_loss"]).significant)
+        if gain < MIN_PROJECTED_ACC_GAIN and not val_falling:
+            # The training loss creeps, the accuracy it buys is negligible and validation does
+            # not improve either: converged (and, if short of the task, underfitting).
+            return None
+    annealed = _annealed(c)
+    if annealed is not None:
+        ev["lr_fraction_of_peak"] = annealed
+        return Finding("schedule-annealed", None, Severity.INFO,
+                       f"loss is still falling at the end, as a schedule's annealing makes it: "
+                       f"the rate ended at {annealed:.2g} of its peak. Not slow convergence.", ev)
     extra = _extra_epochs(x, ev["rate_ratio"])
     total = round_epochs(c.n + extra)
     in_progress = c.planned is not None and c.n < c.planned
@@ -113,7 +158,7 @@ def _loss_finding(c: Curves) -> Finding | None:
                    f"{name} loss is still falling at the end (last {ev['window']} epochs: "
                    f"rate {ratio:.2f}x the run's average, Mann-Kendall p={ev['p_value']:.2g});"
                    f" roughly {extra} more epoch{'s' if extra != 1 else ''} needed (about {total} in all).",
-                   ev, slow_remedies(c.lr, total))
+                   ev, slow_remedies(c.lr, total, c.trained))
 
 
 def _target_finding(c: Curves, with_remedies: bool) -> Finding | None:
@@ -125,9 +170,10 @@ def _target_finding(c: Curves, with_remedies: bool) -> Finding | None:
         return None
     now = tail_median(acc)
     w = c.window()
-    slope = theil_sen(acc[-w:][np.isfinite(acc[-w:])])
-    if not (now < c.target and slope > 0):
-        return None
+    tr = trend(acc, w, +1, c.sigma["val_acc" if c.va is not None else "train_acc"])
+    slope = tr.slope
+    if not (now < c.target and slope > 0 and tr.significant):
+        return None  # flat short of the target: underfitting, not slow
     need = (c.target - now) / slope
     if not need > SLOW_TARGET_FACTOR * c.n:
         return None
@@ -136,15 +182,18 @@ def _target_finding(c: Curves, with_remedies: bool) -> Finding | None:
                    f"{c.target:.3f} would take about {need:.0f} more epochs "
                    f"({need / c.n:.0f}x the {c.n} run).",
                    {"accuracy": now, "target": c.target, "slope": slope,
-                    "epochs_to_target": need},
-                   slow_remedies(c.lr, round_epochs(c.n * 2)) if with_remedies else ())
+                    "epochs_to_target": need, "margin": tr.sigmas - TREND_MIN_SIGMAS},
+                   slow_remedies(c.lr, round_epochs(c.n * 2), c.trained) if with_remedies else ())
 
 
 def slow_convergence(c: Curves) -> list[Finding]:
     """``loss-still-falling`` / ``still-improving`` and ``target-far``.
 
     The loss (training, else validation; since the last schedule step when ``lr`` was logged)
-    still falls significantly at a rate of at least ``SLOW_RATE_RATIO`` of its average; or, with
+    still falls significantly at a rate of at least ``SLOW_RATE_RATIO`` of its average, and
+    either its accuracy's trend projects ``MIN_PROJECTED_ACC_GAIN`` over as many epochs again
+    or the validation loss falls significantly over the last half of the run (the loss trend
+    is then the evidence); or, with
     ``target_accuracy``, the target would take more than ``SLOW_TARGET_FACTOR`` times the epochs
     run. When both hold, the remedies are attached to the loss finding only.
     """
@@ -172,13 +221,17 @@ def underfitting(c: Curves) -> list[Finding]:
         if not low or improving:
             return []
         ref = (f"target {c.target:.3f}" if c.target is not None else f"chance {c.chance:.3f}")
+        limit = (c.target - UNDERFIT_TARGET_MARGIN if c.target is not None
+                 else c.chance + UNDERFIT_MAX_SKILL * (1 - c.chance))
+        margin = (limit - acc) / max(c.sigma["train_acc"], 1e-12)
         return [Finding("low-train-accuracy", Label.UNDERFITTING, Severity.WARNING,
                         f"training accuracy is {acc:.3f} ({skill:.0%} of the way from chance to "
                         f"perfect; {ref}) and no longer improving (last {w} epochs: slope "
                         f"{tr.slope:.2g}/epoch, p={tr.p:.2g}).",
                         {"train_acc": acc, "skill": skill, "chance": c.chance,
-                         "target": c.target, "slope": tr.slope, "p_value": tr.p, "window": w},
-                        underfit_remedies(c.n, c.lr))]
+                         "target": c.target, "slope": tr.slope, "p_value": tr.p, "window": w,
+                         "margin": margin},
+                        underfit_remedies(c.n, c.lr, c.trained))]
     loss = c.primary_loss
     assert loss is not None
     level = tail_median(loss)
@@ -188,5 +241,7 @@ def underfitting(c: Curves) -> list[Finding]:
     return [Finding("high-loss", Label.UNDERFITTING, Severity.WARNING,
                     f"loss is flat at {level:.4g}, {level / ce:.0%} of the chance-level "
                     f"cross-entropy ln({c.classes:.0f}) = {ce:.3g}.",
-                    {"loss": level, "chance_loss": ce, "fraction": level / ce},
-                    underfit_remedies(c.n, c.lr))]
+                    {"loss": level, "chance_loss": ce, "fraction": level / ce,
+                     "margin": (level - UNDERFIT_LOSS_FRACTION * ce)
+                     / max(c.sigma["train_loss" if c.tl is not None else "val_loss"], 1e-12)},
+                    underfit_remedies(c.n, c.lr, c.trained))]

@@ -7,12 +7,13 @@ import math
 
 import numpy as np
 
-from cnnkit.diagnosis.findings import Finding, Label, Severity
+from cnnkit.diagnosis.findings import Finding, Label, Remedy, Severity
 from cnnkit.diagnosis.remedies import diverge_remedies
 from cnnkit.diagnosis.series import Curves
 from cnnkit.diagnosis.stats import FloatArray, running_median, tail_median, trend
 from cnnkit.diagnosis.thresholds import (
     AT_CHANCE_SKILL,
+    DIVERGE_CHANCE_RATIO,
     DIVERGE_ERRATIC_FRACTION,
     DIVERGE_LOSS_RATIO,
     DIVERGE_LOSS_RATIO_NO_ACC,
@@ -37,6 +38,26 @@ def _finite_median(x: FloatArray) -> float:
     return float(np.nanmedian(np.where(np.isfinite(x), x, np.nan)))
 
 
+def _far_above_chance(c: Curves, chance_loss: float, rem: tuple[Remedy, ...]) -> Finding | None:
+    """``loss-far-above-chance``: the training or validation loss over the trailing window stays
+    ``DIVERGE_CHANCE_RATIO`` times above the chance-level cross-entropy, whatever the accuracy."""
+    w = min(c.window(), c.n)
+    for key, x in (("training", c.tl), ("validation", c.vl)):
+        if x is None or c.n < 2:
+            continue
+        level = float(np.median(x[-w:]))
+        if level >= DIVERGE_CHANCE_RATIO * chance_loss:
+            return Finding(
+                "loss-far-above-chance", Label.DIVERGING, Severity.ERROR,
+                f"{key} loss stays at {level:.4g} over the last {w} epochs, "
+                f"{level / chance_loss:.0f}x the chance-level cross-entropy "
+                f"ln({c.classes:.0f}) = {chance_loss:.3g}: the run diverged (or the setup is "
+                "broken: labels, loss, inputs), whatever the accuracy says.",
+                {"series": key, "loss": level, "chance_loss": chance_loss,
+                 "ratio": level / chance_loss, "window": w}, rem)
+    return None
+
+
 def divergence(c: Curves) -> list[Finding]:
     """Findings of a run that diverged (label ``diverging``), else at most a gradient spike.
 
@@ -48,7 +69,7 @@ def divergence(c: Curves) -> list[Finding]:
     g = c.series.get("grad_norm")
     if g is not None and np.isfinite(g).any():
         clip = max(_finite_median(g) * 2, 1e-3)
-    rem = diverge_remedies(c.lr, clip)
+    rem = diverge_remedies(c.lr, clip, c.trained)
     parts, ev = [], {}
     for key, x in (("train_loss", c.tl), ("val_loss", c.vl)):
         if x is not None and not np.isfinite(x).all():
@@ -74,6 +95,9 @@ def divergence(c: Curves) -> list[Finding]:
                 {"first_loss": l0, "final_loss": lend, "ratio": lend / l0,
                  "accuracy_at_chance": at_chance}, rem)]
     chance_loss = math.log(c.classes)
+    far = _far_above_chance(c, chance_loss, rem)
+    if far is not None:
+        return [far]
     peak = float(np.max(loss))
     if peak >= DIVERGE_SPIKE_RATIO * chance_loss and at_chance:
         return [Finding(
@@ -94,7 +118,7 @@ def divergence(c: Curves) -> list[Finding]:
                 f"{rise / max(abs(sm_min), 1e-12):.0%} above its minimum {sm_min:.4g} "
                 f"(Mann-Kendall p={tr.p:.2g}).",
                 {"window": w, "slope": tr.slope, "p_value": tr.p, "min_loss": sm_min,
-                 "final_loss": lend, "rise_sigmas": rise / sig}, rem)]
+                 "final_loss": lend, "rise_sigmas": rise / sig, "margin": rise / sig - 3}, rem)]
         level = float(np.median(np.abs(c.tl[-w:])))
         learnt = (c.skill(tail_median(c.ta)) >= UNDERFIT_MAX_SKILL
                   if c.ta is not None and np.isfinite(c.ta).any()

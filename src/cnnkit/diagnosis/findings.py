@@ -131,6 +131,9 @@ class Diagnosis:
             warning or error; ``healthy`` when none).
         findings: Every condition that holds, decisive ones first.
         summary: Key numbers (epochs, final/best losses and accuracies, chance level, noise).
+        confidence: How sure the label is, in [0, 1]: the normal distribution function of the
+            decisive rule's margin over its threshold in noise units (0.5 at the threshold; 1 for
+            categorical evidence such as a NaN loss). See ``cnnkit.diagnosis.confidence``.
 
     Examples:
         >>> from cnnkit.diagnosis import diagnose
@@ -142,6 +145,7 @@ class Diagnosis:
     label: Label
     findings: tuple[Finding, ...]
     summary: dict[str, Any] = field(default_factory=dict)
+    confidence: float = 1.0
 
     @property
     def remedies(self) -> list[Remedy]:
@@ -149,9 +153,11 @@ class Diagnosis:
         return [r for f in self.findings if f.label == self.label for r in f.remedies]
 
     def to_dict(self) -> dict[str, Any]:
-        """Return ``{"label", "findings", "summary"}`` as plain JSON-serializable data."""
+        """Return ``{"label", "confidence", "findings", "summary"}`` as plain JSON-serializable
+        data."""
         return {
             "label": self.label.value,
+            "confidence": jsonable(self.confidence),
             "findings": [f.to_dict() for f in self.findings],
             "summary": jsonable(self.summary),
         }
@@ -161,7 +167,7 @@ class Diagnosis:
         head = f"Diagnosis: {self.label.value.upper()} ({s.get('epochs', 0)} epochs"
         if s.get("chance") is not None:
             head += f", chance accuracy {fmt(s['chance'])} ({s.get('chance_source')})"
-        lines = [head + ")"]
+        lines = [head + f"), confidence {self.confidence:.2f}"]
         curves = []
         for key, name in (("train_loss", "train loss"), ("val_loss", "val loss"),
                           ("train_acc", "train acc"), ("val_acc", "val acc")):

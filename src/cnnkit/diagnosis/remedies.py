@@ -5,6 +5,10 @@ with a :class:`~cnnkit.diagnosis.change.Change` that ``cnnkit.study.apply_change
 (or an empty one for advice only). Keeping them together keeps their wording and their numbers
 consistent, and ``tests/test_diagnosis_change.py`` applies every one of them to a real
 ``ModelBuilder`` and ``Trainer``: a new ``*_remedies`` function must be added there too.
+
+Every function takes what the run had (a :class:`~cnnkit.diagnosis.context.TrainedWith`; unknown
+by default) and never suggests it again: it escalates instead (dropout up to ``MAX_DROPOUT``,
+stronger augmentation and mixing, more weight decay, twice the current width, a schedule).
 """
 
 from __future__ import annotations
@@ -12,10 +16,18 @@ from __future__ import annotations
 import math
 
 from cnnkit.diagnosis.change import Change
+from cnnkit.diagnosis.context import TrainedWith
 from cnnkit.diagnosis.findings import Remedy
-from cnnkit.diagnosis.thresholds import MIN_EPOCHS
+from cnnkit.diagnosis.thresholds import (
+    MAX_DROPOUT,
+    MAX_WEIGHT_DECAY,
+    MIN_EPOCHS,
+    RETRAIN_MIN_EPOCH,
+    STRONG_AUGMENT,
+)
 
 __all__ = [
+    "borderline_remedies",
     "diverge_remedies",
     "gap_remedies",
     "lr_note",
@@ -28,6 +40,7 @@ __all__ = [
 
 _EARLY_STOPPING = Change(callbacks=({"type": "EarlyStopping", "patience": 5,
                                      "restore_best_weights": True},))
+_NO_CONTEXT = TrainedWith()
 
 
 def round_epochs(e: float) -> int:
@@ -40,88 +53,169 @@ def lr_note(lr: float | None) -> str:
     return f" (last rate {lr:.3g})" if lr is not None else ""
 
 
-def overfit_remedies(best_epoch: int | None, n: int) -> tuple[Remedy, ...]:
-    """Overfitting: dropout, augmentation, [retrain to the best epoch], early stopping, weight decay.
+def _dropout(ctx: TrainedWith) -> Remedy | None:
+    """Dropout, or more of it than the model has (``None`` at ``MAX_DROPOUT`` already)."""
+    now = ctx.dropout
+    if now is None or now <= 0:
+        return Remedy("Add dropout to every conv block (the case study's fix for overfitting).",
+                      Change(builder={"dropout": 0.25}))
+    if now >= MAX_DROPOUT:
+        return None
+    new = round(min(now + 0.25, MAX_DROPOUT), 2)
+    return Remedy(f"Raise dropout from {now:g} to {new:g} in every block.",
+                  Change(builder={"dropout": new}))
+
+
+def _augmentation(ctx: TrainedWith, strong: str) -> list[Remedy]:
+    """Augmentation, or stronger augmentation and mixing when it is already on."""
+    if not ctx.augment:
+        return [Remedy(strong, Change(augment="default"))]
+    out = []
+    strength = ctx.augment_strength
+    if strength is None or strength < STRONG_AUGMENT:
+        now = f" (now {strength:g})" if strength is not None else ""
+        out.append(Remedy(f"Augment harder: cnnkit.augment.default(strength={STRONG_AUGMENT:g})"
+                          f"{now}.", Change(augment={"strength": STRONG_AUGMENT})))
+    if not ctx.mixup:
+        out.append(Remedy("Mix images as well: add cnnkit.augment.Mixup (or CutMix) to the "
+                          "augmentation; it regularizes where flips and crops no longer do."))
+    return out
+
+
+def _weight_decay(ctx: TrainedWith) -> Remedy | None:
+    now = ctx.weight_decay
+    if now is None or now <= 0:
+        return Remedy("Add weight decay.", Change(trainer={"weight_decay": 5e-4}))
+    if now >= MAX_WEIGHT_DECAY:
+        return None
+    new = float(f"{min(now * 5, MAX_WEIGHT_DECAY):.3g}")
+    return Remedy(f"Raise weight decay from {now:g} to {new:g}.",
+                  Change(trainer={"weight_decay": new}))
+
+
+def _restore_best(best_epoch: int | None) -> Remedy:
+    where = f" (validation was best at epoch {best_epoch})" if best_epoch is not None else ""
+    return Remedy(f"Stop early and keep the best epoch's weights{where}: "
+                  "EarlyStopping(restore_best_weights=True).", _EARLY_STOPPING)
+
+
+def overfit_remedies(best_epoch: int | None, n: int,
+                     ctx: TrainedWith = _NO_CONTEXT) -> tuple[Remedy, ...]:
+    """Overfitting: more regularization than the run had, and its best weights kept.
+
+    Dropout (or more of it), augmentation (or stronger, or mixing), keeping the best weights,
+    [retrain to the best epoch], weight decay (or more). An early minimum (before epoch
+    ``RETRAIN_MIN_EPOCH``) puts "keep the best weights" first and never suggests retraining for
+    that few epochs. Nothing the run already has is suggested again.
 
     Args:
         best_epoch: The (1-based) best validation epoch, when known.
         n: Epochs run.
+        ctx: What the run had (:func:`~cnnkit.diagnosis.context.trained_with`).
     """
-    out = [
-        Remedy("Add dropout to every conv block (the case study's fix for overfitting).",
-               Change(builder={"dropout": 0.25})),
-        Remedy("Augment the training images; with a small training set this is the strongest fix.",
-               Change(augment="default")),
-        Remedy("Stop early and keep the best epoch's weights.", _EARLY_STOPPING),
-        Remedy("Add weight decay.", Change(trainer={"weight_decay": 5e-4})),
-    ]
-    if best_epoch is not None and best_epoch < n:
-        out.insert(2, Remedy(
+    out = [r for r in (_dropout(ctx),) if r is not None]
+    out += _augmentation(ctx, "Augment the training images; with a small training set this "
+                              "is the strongest fix.")
+    early = best_epoch is not None and best_epoch < RETRAIN_MIN_EPOCH
+    if not ctx.restores_best:
+        if early:
+            out.insert(0, _restore_best(best_epoch))
+        else:
+            out.append(_restore_best(best_epoch))
+    if best_epoch is not None and not early and best_epoch < n:
+        out.append(Remedy(
             f"Retrain for about {best_epoch} epochs (validation was best at epoch {best_epoch}).",
             Change(trainer={"max_epochs": int(best_epoch)})))
+    out += [r for r in (_weight_decay(ctx),) if r is not None]
     return tuple(out)
 
 
-def gap_remedies() -> tuple[Remedy, ...]:
-    """A large train/validation gap that is not (yet) overfitting: early stopping, augmentation."""
-    return (
-        Remedy("Stop early when validation stops improving.", _EARLY_STOPPING),
-        Remedy("Augment the training images.", Change(augment="default")),
-    )
+def gap_remedies(ctx: TrainedWith = _NO_CONTEXT) -> tuple[Remedy, ...]:
+    """A large train/validation gap that is not (yet) overfitting: early stopping, augmentation.
+
+    Args:
+        ctx: What the run had.
+    """
+    out = [] if ctx.restores_best else [
+        Remedy("Stop early when validation stops improving.", _EARLY_STOPPING)]
+    return tuple(out + _augmentation(ctx, "Augment the training images."))
 
 
-def slow_remedies(lr: float | None, total_epochs: int) -> tuple[Remedy, ...]:
-    """Slow convergence: batch norm, more epochs, a larger learning rate.
+def _schedule(ctx: TrainedWith) -> list[Remedy]:
+    if ctx.scheduler is not False:
+        return []
+    return [Remedy("Use a one-cycle schedule: warm-up to the rate, then anneal; it converges in "
+                   "fewer epochs than a constant rate.", Change(trainer={"scheduler": "onecycle"}))]
+
+
+def slow_remedies(lr: float | None, total_epochs: int,
+                  ctx: TrainedWith = _NO_CONTEXT) -> tuple[Remedy, ...]:
+    """Slow convergence: batch norm (unless the model has it), more epochs, a larger rate, a
+    schedule (when there is none).
 
     Args:
         lr: The last logged learning rate (the suggestion is 3x it), when known.
         total_epochs: The suggested total number of epochs.
+        ctx: What the run had.
     """
-    out = [
+    out = [] if ctx.batch_norm else [
         Remedy("Add batch norm after each conv (in the case study it reached by epoch 5 the "
-               "training loss the baseline had after 25).", Change(builder={"batch_norm": True})),
-        Remedy(f"Train for about {total_epochs} epochs in all.",
-               Change(trainer={"max_epochs": total_epochs})),
-    ]
+               "training loss the baseline had after 25).", Change(builder={"batch_norm": True}))]
+    out.append(Remedy(f"Train for about {total_epochs} epochs in all.",
+                      Change(trainer={"max_epochs": total_epochs})))
     if lr is not None:
         out.append(Remedy(f"Raise the learning rate{lr_note(lr)}; Trainer.lr_find() suggests one.",
                           Change(trainer={"lr": float(f"{lr * 3:.3g}")})))
     else:
         out.append(Remedy("Use a larger learning rate; Trainer.lr_find() suggests one."))
-    return tuple(out)
+    return tuple(out + _schedule(ctx))
 
 
-def underfit_remedies(n: int, lr: float | None) -> tuple[Remedy, ...]:
-    """Underfitting: more capacity, no dropout, twice the epochs, check the rate.
+def underfit_remedies(n: int, lr: float | None,
+                      ctx: TrainedWith = _NO_CONTEXT) -> tuple[Remedy, ...]:
+    """Underfitting: more capacity (twice the current width), less regularization (only what
+    the run has), twice the epochs, check the rate.
 
     Args:
         n: Epochs run.
         lr: The last logged learning rate, when known.
+        ctx: What the run had.
     """
-    return (
-        Remedy("Give the model more capacity (twice the channels in every conv).",
-               Change(builder={"width": 2.0})),
-        Remedy("Reduce regularization: remove dropout.", Change(builder={"dropout": 0.0})),
-        Remedy(f"Train longer (about {2 * n} epochs).", Change(trainer={"max_epochs": 2 * n})),
-        Remedy(f"Check the learning rate{lr_note(lr)} with Trainer.lr_find()."),
-    )
+    width = ctx.width if ctx.width is not None else 1.0
+    now = f" (width {width:g} -> {2 * width:g})" if ctx.width is not None else ""
+    out = [Remedy(f"Give the model more capacity (twice the channels in every conv{now}).",
+                  Change(builder={"width": 2 * width}))]
+    if ctx.dropout is None or ctx.dropout > 0:
+        rate = f" (now {ctx.dropout:g})" if ctx.dropout is not None else ""
+        out.append(Remedy(f"Reduce regularization: remove dropout{rate}.",
+                          Change(builder={"dropout": 0.0})))
+    if ctx.weight_decay is not None and ctx.weight_decay > 0:
+        out.append(Remedy(f"Reduce regularization: remove weight decay (now {ctx.weight_decay:g}).",
+                          Change(trainer={"weight_decay": 0.0})))
+    out.append(Remedy(f"Train longer (about {2 * n} epochs).", Change(trainer={"max_epochs": 2 * n})))
+    out.append(Remedy(f"Check the learning rate{lr_note(lr)} with Trainer.lr_find()."))
+    return tuple(out)
 
 
-def diverge_remedies(lr: float | None, clip: float) -> tuple[Remedy, ...]:
-    """Divergence: a 10x lower rate, gradient clipping, batch norm, a data check.
+def diverge_remedies(lr: float | None, clip: float,
+                     ctx: TrainedWith = _NO_CONTEXT) -> tuple[Remedy, ...]:
+    """Divergence: a 10x lower rate, gradient clipping, batch norm (unless the model has it), a
+    data check.
 
     Args:
         lr: The last logged learning rate, when known (else ``3e-4`` is suggested).
         clip: The gradient-norm clipping threshold to suggest.
+        ctx: What the run had.
     """
     new_lr = float(f"{lr / 10:.3g}") if lr is not None else 3e-4
     basis = f"ten times lower than {lr:.3g}" if lr is not None else "e.g. 3e-4 below Adam's 1e-3"
+    bn = [] if ctx.batch_norm else [Remedy("Add batch norm, which keeps activations in range.",
+                                           Change(builder={"batch_norm": True}))]
     return (
         Remedy(f"Lower the learning rate ({basis}); Trainer.lr_find() shows where loss blows up.",
                Change(trainer={"lr": new_lr})),
         Remedy("Clip the gradient norm.", Change(trainer={"grad_clip": float(f"{clip:.3g}")})),
-        Remedy("Add batch norm, which keeps activations in range.",
-               Change(builder={"batch_norm": True})),
+        *bn,
         Remedy("Check the inputs for NaN/inf and unnormalized ranges with check_data(X, y)."),
     )
 
@@ -130,3 +224,23 @@ def short_run_remedies() -> tuple[Remedy, ...]:
     """Too few epochs to judge: train for at least ``MIN_EPOCHS`` (better 10)."""
     return (Remedy(f"Train for at least {MIN_EPOCHS} epochs (10 give the trend tests more power).",
                    Change(trainer={"max_epochs": max(MIN_EPOCHS, 10)})),)
+
+
+def borderline_remedies(total_epochs: int | None,
+                        ctx: TrainedWith = _NO_CONTEXT) -> tuple[Remedy, ...]:
+    """Evidence short of a verdict: run long enough to settle it, keeping the best weights.
+
+    Args:
+        total_epochs: Epochs in all at which the evidence would settle, when more epochs can.
+        ctx: What the run had.
+    """
+    out = []
+    if total_epochs is not None:
+        total = round_epochs(total_epochs)
+        out.append(Remedy(f"Train for about {total} epochs in all, keeping the best weights, to "
+                          "settle it.", Change(trainer={"max_epochs": total})))
+    if not ctx.restores_best:
+        out.append(Remedy("Stop early and keep the best epoch's weights "
+                          "(EarlyStopping(restore_best_weights=True)): right either way.",
+                          _EARLY_STOPPING))
+    return tuple(out)

@@ -13,7 +13,7 @@ generated from them), and add a :class:`Rule` to :data:`RULES`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cnnkit.diagnosis.convergence import slow_convergence, too_few_epochs, underfitting
 from cnnkit.diagnosis.divergence import divergence
@@ -22,7 +22,11 @@ from cnnkit.diagnosis.overfitting import gap_stalled, gap_warning, validation_wo
 from cnnkit.diagnosis.series import Curves
 from cnnkit.diagnosis.thresholds import PRIORITY
 
-__all__ = ["RULES", "Rule", "decide", "run_rules"]
+__all__ = ["ABSTAIN_CODES", "RULES", "Rule", "decide", "run_rules"]
+
+#: Advisory findings that become the verdict ``inconclusive`` when no other finding decides: the
+#: evidence is borderline, and calling the run healthy would be a guess.
+ABSTAIN_CODES: frozenset[str] = frozenset({"val-loss-borderline"})
 
 _D, _I, _O, _S = Label.DIVERGING, Label.INCONCLUSIVE, Label.OVERFITTING, Label.SLOW_CONVERGING
 
@@ -73,13 +77,19 @@ def decide(findings: Sequence[Finding]) -> tuple[Label, tuple[Finding, ...]]:
     """The primary label and the findings in report order.
 
     The label is the highest in ``PRIORITY`` among the labels of findings of severity warning
-    or error (``healthy`` when there is none). Findings are sorted: those supporting the label
-    first, then by label priority (advisory ones last), then by severity; ties keep their order.
+    or error; with none, ``inconclusive`` when an ``ABSTAIN_CODES`` finding says the evidence is
+    borderline (it is then promoted to a warning), else ``healthy``. Findings are sorted: those
+    supporting the label first, then by label priority (advisory ones last), then by severity;
+    ties keep their order.
     """
     decisive = [f.label for f in findings if f.label is not None and f.severity != Severity.INFO]
     label = Label.HEALTHY
     if decisive:
         label = min(decisive, key=lambda lab: PRIORITY.index(lab.value))
+    elif any(f.code in ABSTAIN_CODES for f in findings):
+        label = Label.INCONCLUSIVE
+        findings = [replace(f, label=label, severity=Severity.WARNING)
+                    if f.code in ABSTAIN_CODES else f for f in findings]
     ordered = sorted(findings, key=lambda f: (
         f.label != label, PRIORITY.index(f.label.value) if f.label else 99,
         _SEVERITY_ORDER[f.severity]))

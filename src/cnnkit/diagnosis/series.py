@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnkit.diagnosis.context import TrainedWith
 from cnnkit.diagnosis.stats import (
     FloatArray,
     head_median,
@@ -153,6 +154,7 @@ class Curves:
         since_lr_step: Epochs run at the current rate since the last schedule step, or ``None``.
         sigma: Noise of each core series (:func:`~cnnkit.diagnosis.stats.noise`).
         target: ``target_accuracy``; planned: ``planned_epochs``.
+        trained: What the run had (model, builder and trainer settings) for the remedies.
     """
 
     series: dict[str, FloatArray]
@@ -171,6 +173,7 @@ class Curves:
     sigma: dict[str, float] = field(default_factory=dict)
     target: float | None = None
     planned: int | None = None
+    trained: TrainedWith = field(default_factory=TrainedWith)
 
     def window(self) -> int:
         """Trailing window; never reaching back past a step change of the learning rate."""
@@ -218,14 +221,19 @@ def _chance(primary_loss: FloatArray | None, num_classes: int | None,
         return 1.0 / num_classes, f"1/{num_classes} classes", float(num_classes)
     # Inferred: an untrained classifier's cross-entropy is about ln(C), and the first epoch's
     # mean loss is at most that, so round(exp(L0)) is a rough lower bound on C. A first loss
-    # above ln(INFER_MAX_CLASSES) is a blow-up, not a class count: then the smallest of the
-    # first three losses is used.
+    # above ln(INFER_MAX_CLASSES) is a blow-up, not a class count.
     loss = primary_loss if primary_loss is not None else np.empty(0)
-    head = loss[np.isfinite(loss)][:3]
+    finite = loss[np.isfinite(loss)]
+    head = finite[:3]
     first = float(head[0]) if head.size else math.nan
-    if math.isfinite(first) and first > math.log(INFER_MAX_CLASSES):
-        first = float(head.min())
-    c = round(math.exp(min(first, math.log(INFER_MAX_CLASSES)))) if math.isfinite(first) else 2
+    cap = math.log(INFER_MAX_CLASSES)
+    if math.isfinite(first) and first > cap:
+        # An absurd first loss (a blow-up) must not set the chance level: the smallest of the
+        # first three, else of the whole run, else 2 classes when every loss is absurd.
+        first = float(head.min()) if head.min() <= cap else float(finite.min())
+        if first > cap:
+            first = math.log(2)
+    c = round(math.exp(min(first, cap))) if math.isfinite(first) else 2
     c = max(2, c)
     return 1.0 / c, f"inferred from first loss ~ ln({c})", float(c)
 
@@ -241,7 +249,7 @@ def _since_lr_step(lr: FloatArray | None) -> int | None:
 
 def prepare(series: dict[str, FloatArray], notes: list[str], *, num_classes: int | None = None,
             target: float | None = None, planned: int | None = None,
-            chance: float | None = None) -> Curves:
+            chance: float | None = None, trained: TrainedWith | None = None) -> Curves:
     """Prepared :class:`Curves` from :func:`extract`'s output and the diagnose options.
 
     Args:
@@ -251,6 +259,7 @@ def prepare(series: dict[str, FloatArray], notes: list[str], *, num_classes: int
         target: Target accuracy, when given.
         planned: Planned epochs, when given.
         chance: Majority-class accuracy, when known (overrides ``1 / num_classes``).
+        trained: What the run had, for the remedies (unknown when ``None``).
 
     Returns:
         The :class:`Curves`.
@@ -266,5 +275,5 @@ def prepare(series: dict[str, FloatArray], notes: list[str], *, num_classes: int
         lr=float(finite_lr[-1]) if finite_lr.size else None,
         chance=p_chance, chance_source=source, classes=classes, since_lr_step=_since_lr_step(lr),
         sigma={k: noise(v) for k, v in series.items() if k in CORE}, target=target,
-        planned=planned,
+        planned=planned, trained=trained if trained is not None else TrainedWith(),
     )

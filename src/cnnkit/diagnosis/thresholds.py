@@ -12,7 +12,9 @@ Standard library only: no numpy, no torch.
 from __future__ import annotations
 
 __all__ = [
+    "ANNEALED_LR_FRACTION",
     "AT_CHANCE_SKILL",
+    "DIVERGE_CHANCE_RATIO",
     "DIVERGE_ERRATIC_FRACTION",
     "DIVERGE_LOSS_RATIO",
     "DIVERGE_LOSS_RATIO_NO_ACC",
@@ -20,9 +22,12 @@ __all__ = [
     "DIVERGE_SPIKE_RATIO",
     "GAP_LARGE_ACC",
     "GAP_LARGE_LOSS_RATIO",
+    "GAP_MIN_MARGIN",
     "GRAD_EXPLODE_RATIO",
     "INFER_MAX_CLASSES",
     "LR_STEP_FACTOR",
+    "MAX_DROPOUT",
+    "MAX_WEIGHT_DECAY",
     "MAX_WINDOW",
     "MIN_EPOCHS",
     "MIN_PROJECTED_ACC_GAIN",
@@ -35,12 +40,20 @@ __all__ = [
     "OVERFIT_MIN_TRAIN_DROP",
     "OVERFIT_RISE_SIGMAS",
     "OVERFIT_TRAIN_DROP_SIGMAS",
+    "POOL_BORDERLINE",
+    "POOL_MAX_PHI",
+    "POOL_MIN_EPOCHS",
+    "POOL_REF_FRACTION",
+    "POOL_TAIL_FRACTION",
+    "POOL_Z",
     "PRIORITY",
     "REPORT_REMEDIES",
+    "RETRAIN_MIN_EPOCH",
     "SLOW_MIN_PROJECTED_GAIN",
     "SLOW_RATE_RATIO",
     "SLOW_TARGET_FACTOR",
     "SMOOTH_WIDTH",
+    "STRONG_AUGMENT",
     "TREND_ALPHA",
     "TREND_MIN_SIGMAS",
     "TREND_WINDOW_FRACTION",
@@ -110,6 +123,32 @@ OVERFIT_TRAIN_DROP_SIGMAS = 2.0
 #: fell from 6.5 % to 0.5 % in a 200-run check); one that rises with the training loss is
 #: instability, handled by `diverging`.
 OVERFIT_MIN_TRAIN_DROP = 0.05
+#: **overfitting** (`val-loss-held-up`, the pooled test; see `cnnkit.diagnosis.pooled`): the mean
+#: validation loss over the epochs after its lowest window lies at least this many standard errors
+#: above the mean of that window, after the autocorrelation and look-elsewhere corrections ... Measured on a flat noisy validation loss with the training loss
+#: still falling (400 draws, 12-50 epochs): 3 standard errors were crossed by about 5 % of them;
+#: the noisy-validation overfitting family (a rise of 2-4 noise units) crosses it 95 % of the time.
+POOL_Z = 3.0
+#: ... the last this fraction of the run holds at least half of that rise ... The issue's noisy
+#: runs hold their rise over the whole last 40 %; a rise that came back down is not overfitting.
+POOL_TAIL_FRACTION = 0.4
+#: ... the reference window is this fraction of the run (at least 3 and at most 8 epochs), taken
+#: where its mean is lowest and ending at least 3 epochs before the end ... One epoch would be the biased-low
+#: minimum; a fifth of the run is still short enough to sit inside the minimum's basin.
+POOL_REF_FRACTION = 1 / 5
+#: ... on runs of at least this many epochs ... A 40 % tail and a reference window both need
+#: room; shorter runs are left to `val-loss-rising`.
+POOL_MIN_EPOCHS = 10
+#: ... the tail's lag-1 autocorrelation, used to inflate the variance of a mean by
+#: (1 + phi) / (1 - phi), is clipped to at most this ... Beyond 0.8 a short tail cannot tell
+#: autocorrelation from a trend, and the inflation (x9) would mute every rise.
+POOL_MAX_PHI = 0.8
+#: ... and, as for `val-loss-rising`, the last epochs lie `OVERFIT_MIN_REL_RISE` above the window
+#: and the training loss kept falling. A pooled z within this many standard errors below
+#: `POOL_Z` on a run that would otherwise be called healthy abstains: the label is
+#: `inconclusive` (`val-loss-borderline`), with the epochs that would settle it. A guess either
+#: way would be wrong about as often as right.
+POOL_BORDERLINE = 1.0
 #: **overfitting** (`val-acc-falling`): the same test on validation accuracy falling from its
 #: smoothed maximum, by at least this many noise units ... Accuracy can degrade before the loss
 #: does.
@@ -127,6 +166,10 @@ GAP_LARGE_ACC = 0.10
 #: The same with the validation/training loss ratio when there are no accuracies. Loss ratios
 #: swing more than accuracy gaps as the training loss nears zero, hence the wide margin.
 GAP_LARGE_LOSS_RATIO = 2.0
+#: ... and the gap (its median over the window when not widening) must clear the limit by this
+#: many of its standard errors (its noise / sqrt(window)). A steady 6-10 point gap is healthy
+#: (issue 13); without the margin, one 9.5-point gap in ten crossed 10 points by noise alone.
+GAP_MIN_MARGIN = 2.0
 
 # ------------------------------------------------------------------------------------------------
 # Underfitting.
@@ -142,7 +185,9 @@ UNDERFIT_MAX_SKILL = 0.5
 UNDERFIT_TARGET_MARGIN = 0.05
 #: Accuracy "still improving" also needs its trailing trend to project at least this gain
 #: (absolute) over as many epochs again as the run had. A significant but negligible creep is not
-#: progress.
+#: progress. `loss-still-falling` uses it too: a training loss that creeps while the accuracy
+#: projects less than this and the validation loss does not fall is converged (issue 13: a
+#: plateau at 80 % against a 95 % target was read as slow one time in twenty).
 MIN_PROJECTED_ACC_GAIN = 0.02
 #: **underfitting** (`high-loss`) without accuracies: a flat training loss still above this
 #: fraction of the chance-level cross-entropy ln(C). The model has learnt little beyond the prior.
@@ -160,6 +205,11 @@ SLOW_RATE_RATIO = 0.25
 #: ... projecting at least this fraction of the current loss over as many epochs again. Ignores the
 #: deterministic creep of a stuck model.
 SLOW_MIN_PROJECTED_GAIN = 0.01
+#: Advisory `schedule-annealed` instead of `loss-still-falling`: with `lr` logged, a last rate
+#: at most this fraction of its peak means a schedule annealed the run, and a loss still falling
+#: at the end is the annealing's doing, not slow convergence. Cosine and one-cycle schedules end
+#: at 0-1 % of their peak; a constant rate is at 100 %.
+ANNEALED_LR_FRACTION = 0.1
 #: **slow-converging** (`target-far`): with `target_accuracy`, reaching it at the current rate
 #: would take more than this many times the epochs run so far. "Many times the epochs run".
 SLOW_TARGET_FACTOR = 3.0
@@ -174,6 +224,12 @@ SLOW_TARGET_FACTOR = 3.0
 DIVERGE_LOSS_RATIO = 2.0
 #: ... or this many times when there is no accuracy to check. Without accuracy, demand more.
 DIVERGE_LOSS_RATIO_NO_ACC = 5.0
+#: **diverging** (`loss-far-above-chance`): the median training or validation loss over the
+#: trailing window at least this many times the chance-level cross-entropy ln(C), whatever the
+#: accuracy does. An untrained model sits at ln C; a finite run that stays ten times above it
+#: predicts confidently wrong (issue 13: Adam at lr 1-3 with validation loss near 1000 and
+#: accuracy at chance was read as underfitting or healthy).
+DIVERGE_CHANCE_RATIO = 10.0
 #: **diverging** (`loss-spike`): training loss peaked above this multiple of the chance-level
 #: cross-entropy ln(C) and accuracy ended at chance. Cross-entropy that high means confident wrong
 #: predictions: a blow-up the run never recovered from.
@@ -189,14 +245,37 @@ DIVERGE_RISE_FRACTION = 0.5
 #: large but that run has learnt, hence the guard.
 DIVERGE_ERRATIC_FRACTION = 0.25
 #: Largest class count inferred from the first loss; a first loss above ln 1000 = 6.9 is a
-#: blow-up, not a class count, and the smallest of the first three losses is used instead. An
-#: untrained 1000-class model starts near 6.9.
+#: blow-up, not a class count, and the smallest of the first three losses is used instead (then
+#: the run's smallest loss, then 2 classes when every loss is above it). An untrained 1000-class
+#: model starts near 6.9.
 INFER_MAX_CLASSES = 1000
 #: Accuracy "at chance": skill over chance at most this. Binary 55 %, 10 classes 19 %.
 AT_CHANCE_SKILL = 0.1
 #: Advisory `gradient-spike`: a gradient norm this many times its median epoch value is an
 #: explosion; the remedy is clipping.
 GRAD_EXPLODE_RATIO = 100.0
+
+# ------------------------------------------------------------------------------------------------
+# Remedies: what is suggested, given what the run already had.
+# ------------------------------------------------------------------------------------------------
+
+#: Remedy `overfit_remedies`: dropout is raised by 0.25 a round up to this rate, and not
+#: suggested at or above it. Beyond 0.5 a conv block loses more signal than it regularizes (the
+#: case study's 0.5 already cost 14 points of training accuracy).
+MAX_DROPOUT = 0.5
+#: Remedy `overfit_remedies`: with augmentation already on, the stronger setting suggested,
+#: `cnnkit.augment.default(strength=...)` (its range is 0-3). Twice the default magnitudes is
+#: still label-preserving for natural photos.
+STRONG_AUGMENT = 2.0
+#: Remedy `overfit_remedies`: weight decay is raised 5x a round up to this, and not suggested
+#: at or above it. Beyond 5e-3 (the usual range is 1e-4 to 1e-3) coupled L2 decay starts to cost
+#: a small CNN its training accuracy.
+MAX_WEIGHT_DECAY = 5e-3
+#: Remedy `overfit_remedies`: a validation minimum before this epoch is "early": keeping the
+#: best weights (`EarlyStopping(restore_best_weights=True)`) comes first, and retraining for that
+#: few epochs is never suggested. A retrain of 1-4 epochs lands wherever its noise puts it; the
+#: best weights are already known.
+RETRAIN_MIN_EPOCH = 5
 
 # ------------------------------------------------------------------------------------------------
 # Report and label priority.

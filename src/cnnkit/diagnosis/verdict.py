@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnkit.diagnosis.confidence import confidence
+from cnnkit.diagnosis.context import trained_with
 from cnnkit.diagnosis.findings import Diagnosis
 from cnnkit.diagnosis.rules import decide, run_rules
 from cnnkit.diagnosis.series import extract, prepare
@@ -24,6 +26,9 @@ def diagnose(
     target_accuracy: float | None = None,
     planned_epochs: int | None = None,
     chance_accuracy: float | None = None,
+    model: Any = None,
+    builder: Any = None,
+    trainer: Any = None,
 ) -> Diagnosis:
     """Diagnose a training run from its per-epoch curves.
 
@@ -42,6 +47,13 @@ def diagnose(
             still improving is then expected, not slow, unless it needs more than planned.
         chance_accuracy: Accuracy of always predicting the majority class, when known (overrides
             ``1 / num_classes``; ``check_data`` reports it).
+        model: The trained model, when at hand (anything with ``modules()``, e.g. a torch
+            ``nn.Module``; read by class names, torch is never imported): the remedies then
+            never suggest batch norm it has or dropout at or below its rate.
+        builder: Its ``ModelBuilder`` (``defaults``/``to_dict()``): dropout, batch norm, width.
+        trainer: Its ``Trainer`` (``augment``, ``weight_decay``, ``scheduler``, ``callbacks``):
+            augmentation already on is escalated, not suggested again, and so on
+            (:mod:`cnnkit.diagnosis.context`).
 
     Returns:
         A :class:`~cnnkit.diagnosis.Diagnosis`.
@@ -71,7 +83,9 @@ def diagnose(
     # resulting inf/NaN through their isfinite checks, so numpy's warnings would only be noise.
     with np.errstate(all="ignore"):
         curves = prepare(series, notes, num_classes=num_classes, target=target_accuracy,
-                         planned=planned_epochs, chance=chance_accuracy)
+                         planned=planned_epochs, chance=chance_accuracy,
+                         trained=trained_with(model, builder, trainer))
         summary = curves.summary()
         label, findings = decide(run_rules(curves))
-    return Diagnosis(label, findings, summary)
+        sure = confidence(label, findings, curves)
+    return Diagnosis(label, findings, summary, sure)

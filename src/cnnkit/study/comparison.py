@@ -143,7 +143,8 @@ def compare(
         loss_threshold: the training loss for the "epochs to loss" column. ``None``: the highest
             final training loss among all runs, i.e. a level every run reached, so the column
             compares convergence speed.
-        num_classes: passed to :func:`~cnnkit.diagnosis.diagnose` (chance level).
+        num_classes: passed to :func:`~cnnkit.diagnosis.diagnose` (chance level). Each run's
+            model, builder and trainer are passed too, so the remedies know what it had.
         diagnose_options: more keyword arguments for :func:`~cnnkit.diagnosis.diagnose`, e.g.
             ``{"chance_accuracy": 0.58}`` (the majority-class share) or ``{"target_accuracy": 0.9}``.
         on_run: called after each run with ``(name, seed, history, diagnosis)``, e.g. to print
@@ -183,7 +184,9 @@ def compare(
             torch.manual_seed(seed)  # the model's initial weights depend on the seed too
             model = variant.builder.build()
             history = variant_trainer.replace(seed=seed).fit(model, train, val)
-            diagnosis = diagnose(history, num_classes=num_classes, **(diagnose_options or {}))
+            diagnosis = diagnose(history, num_classes=num_classes, model=model,
+                                 builder=variant.builder, trainer=variant_trainer,
+                                 **(diagnose_options or {}))
             histories[name].append(history)
             diagnoses[name].append(diagnosis)
             if on_run is not None:

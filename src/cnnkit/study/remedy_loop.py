@@ -151,7 +151,8 @@ def improve(
         val: validation data (required).
         trainer: the starting trainer.
         rounds: the most remedies to apply (so at most ``rounds + 1`` trainings).
-        num_classes: passed to :func:`~cnnkit.diagnosis.diagnose`.
+        num_classes: passed to :func:`~cnnkit.diagnosis.diagnose`, with each round's model,
+            builder and trainer (so that no remedy repeats what the round already had).
         diagnose_options: more keyword arguments for :func:`~cnnkit.diagnosis.diagnose`.
         seed: the seed of every training run (same data order and initialization scheme).
         on_round: called after each round, e.g. to print progress.
@@ -172,8 +173,10 @@ def improve(
     for i in range(rounds + 1):
         t0 = time.perf_counter()
         torch.manual_seed(seed)
-        history = trainer.replace(seed=seed).fit(builder.build(), train, val)
-        diagnosis = diagnose(history, num_classes=num_classes, **(diagnose_options or {}))
+        model = builder.build()
+        history = trainer.replace(seed=seed).fit(model, train, val)
+        diagnosis = diagnose(history, num_classes=num_classes, model=model, builder=builder,
+                             trainer=trainer, **(diagnose_options or {}))
         step = ImproveRound(i, builder, trainer, history, diagnosis, applied, time.perf_counter() - t0)
         result.append(step)
         if on_round is not None:
