@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -209,3 +210,52 @@ def test_resuming_into_another_architecture_names_the_checkpoint(tmp_path: Path)
     t.fit(mlp(), (x, y))
     with pytest.raises(ValueError, match=r"last\.pt do not fit this model.*size mismatch.*built exactly"):
         t.replace(max_epochs=2).fit(mlp(classes=3), (x, y), resume_from=tmp_path / "last.pt")
+
+
+class _NotAWeight:
+    """A class a checkpoint must never unpickle."""
+
+
+def _write_bad_files(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
+    """Files that are not cnnkit checkpoints, each with the reason the error must give."""
+    import pickle
+
+    data = good.read_bytes()
+    files = {
+        "text": (b"epoch,train_loss\n1,0.69\n", "not a file written by torch.save"),
+        "random bytes": (bytes(range(256)) * 16, "not a file written by torch.save"),
+        "plain pickle": (pickle.dumps({"model": _NotAWeight()}), "not a file written by torch.save"),
+        "empty": (b"", "is empty"),
+        "truncated": (data[: len(data) // 2], "truncated or corrupted"),
+        "truncated end": (data[:-200], "truncated or corrupted"),
+    }
+    out = {}
+    for name, (content, reason) in files.items():
+        path = folder / f"{name.replace(' ', '_')}.pt"
+        path.write_bytes(content)
+        out[name] = (path, reason)
+    pickled = folder / "pickled_object.pt"
+    torch.save({"cnnkit_checkpoint": 1, "model": _NotAWeight()}, pickled)
+    out["pickled object"] = (pickled, r"pickled Python object \(test_resume\._NotAWeight\)")
+    return out
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named_and_never_loaded_unsafely(
+    tmp_path: Path,
+) -> None:
+    x, y = blobs(16)
+    t = Trainer(max_epochs=1, batch_size=8, progress=False, callbacks=[ModelCheckpoint(tmp_path)])
+    t.fit(mlp(), (x, y))
+    for name, (path, reason) in _write_bad_files(tmp_path, tmp_path / "last.pt").items():
+        for load in (
+            lambda p: load_checkpoint(p),
+            lambda p: t.replace(max_epochs=2).fit(mlp(), (x, y), resume_from=p),
+        ):
+            with pytest.raises(ValueError) as info:
+                load(path)
+            message = str(info.value)
+            assert str(path) in message and "not a cnnkit checkpoint or is damaged" in message, name
+            assert re.search(reason, message), (name, message)
+            assert "weights_only=False" not in message and "weights_only" not in message, name
+            # torch's own error (which advises weights_only=False) is neither chained nor shown.
+            assert info.value.__cause__ is None and info.value.__suppress_context__, name

@@ -5,10 +5,14 @@ Example:
     >>> trainer = Trainer(max_epochs=20, callbacks=[EarlyStopping(patience=3)])
 """
 
-from .callbacks import Callback, EarlyStopping, FitState, ModelCheckpoint, callback_from_dict
+from cnnkit.history import History
+
+from .callbacks import Callback, EarlyStopping, ModelCheckpoint, callback_from_dict
 from .checkpoint import load_checkpoint, save_checkpoint
-from .history import History
-from .trainer import LRFindResult, Trainer, seed_everything
+from .lr_find import LRFindResult
+from .seed import seed_everything
+from .state import FitState
+from .trainer import Trainer
 
 __all__ = [
     "Callback",

@@ -5,18 +5,42 @@
 process group (``nccl`` on CUDA, ``gloo`` otherwise) and tells the trainer which shard of the data
 this process owns. Without those variables everything here is a no-op and training is
 single-process.
+
+Teardown. The process group is destroyed by an ``atexit`` handler, while the interpreter is
+still fully alive, and that must really free torch's backend: a gloo worker thread that is still
+finishing a collective when the interpreter starts finalizing releases the last reference to a
+Python-owned tensor, which needs the GIL; Python then ends that thread with ``pthread_exit``,
+whose unwinding through a ``noexcept`` C++ destructor calls ``std::terminate`` ("terminate called
+without an active exception", SIGABRT). Destroying the group at ``atexit`` joins those threads
+first, but only if nothing else still holds the group: ``torch.distributed.nn.functional``
+captures the default group in its functions' default arguments when it is first imported, and
+torch imports it lazily (through ``torch._dynamo``, on the first optimizer's construction). So
+:func:`setup` imports it *before* creating the group, and :func:`_destroy` collects reference
+cycles (a DDP wrapper's reducer holds the group) before destroying it.
 """
 
 from __future__ import annotations
 
 import atexit
+import gc
+import importlib
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
-__all__ = ["DistInfo", "all_reduce_sum", "broadcast_int", "detect", "setup"]
+__all__ = [
+    "DistInfo",
+    "all_reduce_sum",
+    "broadcast_int",
+    "detect",
+    "setup",
+    "sync_batchnorm",
+    "wrap",
+]
 
 
 @dataclass(frozen=True)
@@ -90,14 +114,76 @@ def setup(device_type: str) -> DistInfo:
         )
     if not dist.is_initialized():
         backend = "nccl" if device_type == "cuda" else "gloo"
+        # Imported after the group exists, this module would keep it alive in its functions'
+        # default arguments (``group=group.WORLD``) past destroy_process_group: see the module
+        # docstring for why the group must die at exit, not during interpreter finalization.
+        importlib.import_module("torch.distributed.nn.functional")
         dist.init_process_group(backend=backend)
         atexit.register(_destroy)
     return info
 
 
 def _destroy() -> None:
+    """Destroy the process group at exit, joining the backend's threads while Python is alive."""
     if dist.is_available() and dist.is_initialized():
+        gc.collect()  # DDP wrappers in reference cycles still hold the group through their reducers
         dist.destroy_process_group()
+
+
+def wrap(model: nn.Module, device: torch.device, info: DistInfo) -> nn.Module:
+    """``DistributedDataParallel(model)`` under DDP, else ``model`` itself.
+
+    Args:
+        model: The model, already on ``device``.
+        device: This rank's device (CUDA: its index is the DDP device id).
+        info: The job layout.
+
+    Returns:
+        What the loop calls.
+    """
+    if not info.enabled:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def sync_batchnorm(
+    model: nn.Module, requested: bool, info: DistInfo, device: torch.device
+) -> nn.Module:
+    """Apply ``Trainer(sync_batchnorm=...)``: convert batch norm to ``SyncBatchNorm`` under DDP.
+
+    Call it directly from ``Trainer.fit`` (its warning points at the caller of ``fit``).
+
+    Args:
+        model: The model.
+        requested: The option's value.
+        info: The job layout (a single process only warns that the option does nothing).
+        device: This rank's device.
+
+    Returns:
+        The model, converted when requested under DDP.
+
+    Raises:
+        ValueError: Under DDP on a device other than CUDA (torch supports GPUs only).
+    """
+    if not requested:
+        return model
+    if not info.enabled:
+        warnings.warn(
+            "sync_batchnorm=True has no effect in a single-process run (there is only one "
+            "batch to take statistics from); it applies when launched with torchrun on GPUs",
+            UserWarning,
+            stacklevel=3,
+        )
+        return model
+    if device.type != "cuda":
+        raise ValueError(
+            f"sync_batchnorm=True needs CUDA devices (torch's SyncBatchNorm only works "
+            f"with GPU modules), but this run is on {device.type!r}; drop it on CPU (each "
+            "rank then normalizes with the statistics of its own shard of the batch)"
+        )
+    converted: nn.Module = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[no-untyped-call]
+    return converted
 
 
 def all_reduce_sum(tensor: torch.Tensor, info: DistInfo) -> torch.Tensor:

@@ -1,112 +1,111 @@
-"""Turn what users pass to ``fit`` (tensors, arrays, a Dataset, a DataLoader) into batches.
+"""The data sources behind ``fit``/``evaluate``/``predict``: one interface, two implementations.
 
-Two sources share one interface, ``batches(...) -> Iterator[(x, y, global_n)]`` where ``x``/``y``
-are this rank's part of a batch (on the host, as stored) and ``global_n`` is the size of the whole
-batch over all ranks (used to weight the loss so DDP averages exactly like one big batch):
+Every :class:`Source` yields batches ``(x, y, global_n)`` where ``x``/``y`` are this rank's part of
+a batch (on the host, as stored) and ``global_n`` is the size of the whole batch over all ranks
+(used to weight the loss so DDP averages exactly like one big batch):
 
 * :class:`TensorSource`, the fast path for in-memory ``(X, y)``: one ``randperm`` per epoch and one
   index per batch, no per-sample collation (the case study's hand-written loop, as a class).
 * :class:`LoaderSource`, for a ``Dataset`` (a DataLoader is built, sharded under DDP) or a
   user ``DataLoader`` (used as given).
+
+:func:`as_source` picks the right one for what the user passed.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset
 
+from .convert import check_labels_dtype, nhwc_hint, to_tensor
+
+__all__ = ["Batch", "LoaderSource", "Source", "TensorSource", "as_source"]
+
+#: ``(x, y or None, global_n)``: this rank's part of a batch and the global batch size.
 Batch = tuple[torch.Tensor, torch.Tensor | None, int]
 
 
-def _to_tensor(value: Any, what: str) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind in "USO":  # str, bytes, object: no tensor form
-            raise TypeError(
-                f"{what} is a numpy array of {value.dtype} values (e.g. {value.flat[0]!r}); "
-                + (
-                    "labels must be integer class indices: map names to indices, e.g. "
-                    "class_names, y = np.unique(y, return_inverse=True)"
-                    if what.endswith(("y", "labels"))
-                    else "it must hold numbers (uint8 or float images)"
-                )
-            )
-        return torch.from_numpy(np.ascontiguousarray(value))
-    if isinstance(value, (list, tuple)):
-        if value and isinstance(value[0], (str, bytes)):
-            return _to_tensor(np.asarray(value), what)  # the numpy message names the fix
-        return torch.as_tensor(value)
-    raise TypeError(f"{what} must be a torch.Tensor or numpy array, got {type(value).__name__}")
+class Source(ABC):
+    """What the training loop needs from data, whatever form the user passed it in.
 
-
-def nhwc_hint(shape: Sequence[int], what: str, *, numpy: bool = False) -> str | None:
-    """Return an error message if ``shape`` looks channels-last (``(N, H, W, C)`` or ``(H, W, C)``).
-
-    ``numpy`` selects the conversion the message suggests: ``X.transpose(...)`` for a numpy
-    array, ``X.permute(...)`` for a tensor.
+    Attributes:
+        role: ``"train"``, ``"val"``, ``"data"`` or ``"predict"`` (used in messages).
     """
-    if len(shape) == 4:
-        c_first, c_last = shape[1], shape[3]
-        axes = "(0, 3, 1, 2)"
-    elif len(shape) == 3:
-        c_first, c_last = shape[0], shape[2]
-        axes = "(2, 0, 1)"
-    else:
-        return None
-    if c_last in (1, 3, 4) and c_first not in (1, 3, 4):
-        fix = f"X.transpose{axes}" if numpy else f"X.permute{axes}"
-        return (
-            f"{what} has shape {tuple(shape)}, which looks channels-last (NHWC); cnnkit expects "
-            f"channels-first (NCHW). Convert with {fix} (not reshape/view, which "
-            "scrambles the pixels)"
-        )
-    return None
+
+    role: str
+
+    @abstractmethod
+    def sample(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return a batch of the first sample(s) ``(x (n, ...), y (n, ...) or None)``, n <= 2.
+
+        Used for the checks before training (output width, label range, channels).
+        """
+
+    @abstractmethod
+    def num_batches(self, batch_size: int, world: int = 1) -> int | None:
+        """Return how many batches this rank draws per training epoch.
+
+        Args:
+            batch_size: The global batch size (all ranks together).
+            world: Number of DDP processes.
+
+        Returns:
+            The count (the same on every rank), or ``None`` for a DataLoader without ``len()``.
+        """
+
+    @abstractmethod
+    def train_batches(
+        self, batch_size: int, gen: torch.Generator, rank: int, world: int, epoch: int
+    ) -> Iterator[Batch]:
+        """Yield this rank's part of each training batch of one epoch, in a shuffled order.
+
+        Args:
+            batch_size: The global batch size.
+            gen: The data-order generator (the same seed on every rank).
+            rank: This process's rank.
+            world: Number of processes.
+            epoch: The 1-based epoch (seeds a DataLoader's sampler).
+        """
+
+    @abstractmethod
+    def eval_batches(self, batch_size: int, rank: int, world: int) -> Iterator[Batch]:
+        """Yield this rank's share of the data in order (validation, ``evaluate``, ``predict``).
+
+        Args:
+            batch_size: The global batch size.
+            rank: This process's rank.
+            world: Number of processes (1: all of the data).
+        """
 
 
-def _check_labels_dtype(y: torch.Tensor, what: str, *, numpy: bool = False) -> torch.Tensor:
-    if y.ndim == 1:
-        if y.dtype.is_floating_point or y.is_complex():
-            fix = 'y.astype("int64")' if numpy else "y.long()"
-            raise TypeError(
-                f"{what} holds {y.dtype} values; class labels must be integers (convert with "
-                f"{fix}), or soft targets of shape (N, num_classes)"
-            )
-        return y if y.dtype == torch.int64 else y.long()
-    if y.ndim == 2 and y.shape[1] == 1 and not y.dtype.is_floating_point:
-        raise ValueError(
-            f"{what} has shape {tuple(y.shape)}: class labels must be a flat (N,) vector; "
-            "use y.squeeze(1) or y.reshape(-1)"
-        )
-    if y.ndim == 2:
-        if not y.dtype.is_floating_point:
-            raise TypeError(
-                f"soft targets {what} of shape {tuple(y.shape)} must be float, got {y.dtype}"
-            )
-        return y
-    raise ValueError(
-        f"{what} must have shape (N,) (class indices) or (N, num_classes) (soft targets), "
-        f"got {tuple(y.shape)}"
-    )
+class TensorSource(Source):
+    """In-memory ``(X, y)`` data: the fast path.
 
+    Args:
+        x: Images ``(N, ...)`` as a tensor, numpy array or list.
+        y: Labels ``(N,)`` or soft targets ``(N, C)``, or ``None`` (prediction).
+        role: Name in messages.
 
-class TensorSource:
-    """In-memory ``(X, y)`` data: the fast path."""
+    Raises:
+        TypeError / ValueError: For empty data, mismatched lengths, NHWC images, NaN/inf values
+            or bad labels.
+    """
 
     def __init__(self, x: Any, y: Any, role: str) -> None:
         self.role = role
         self._buffer: torch.Tensor | None = None
-        self.x = _to_tensor(x, f"{role} X")
+        self.x = to_tensor(x, f"{role} X")
         self.y = (
             None
             if y is None
-            else _check_labels_dtype(
-                _to_tensor(y, f"{role} y"), f"{role} y", numpy=isinstance(y, np.ndarray)
+            else check_labels_dtype(
+                to_tensor(y, f"{role} y"), f"{role} y", numpy=isinstance(y, np.ndarray)
             )
         )
         n = self.x.shape[0] if self.x.ndim else 0
@@ -134,7 +133,8 @@ class TensorSource:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
-    def num_batches(self, batch_size: int) -> int:
+    def num_batches(self, batch_size: int, world: int = 1) -> int:
+        """Global batches per epoch: each is split across the ranks, so every rank draws all."""
         return math.ceil(len(self) / batch_size)
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -144,6 +144,7 @@ class TensorSource:
     def train_batches(
         self, batch_size: int, gen: torch.Generator, rank: int, world: int, epoch: int
     ) -> Iterator[Batch]:
+        """One ``randperm`` per epoch; rank ``r`` takes every ``world``-th sample of a batch."""
         perm = torch.randperm(len(self), generator=gen)
         # Host-side data is gathered into one reused (pageable) buffer instead of a fresh
         # tensor per batch: same values as ``x[idx]``, but no allocation and no page faults per
@@ -165,15 +166,26 @@ class TensorSource:
             yield xb, None if self.y is None else self.y[idx], global_n
 
     def eval_batches(self, batch_size: int, rank: int, world: int) -> Iterator[Batch]:
-        # Contiguous slices are views: no copy at all on the evaluation path.
+        """Contiguous slices (views: no copy at all on the evaluation path)."""
         for i in range(0, len(self), batch_size):
             end = min(i + batch_size, len(self))
             sl = slice(i + rank, end, world)
             yield self.x[sl], None if self.y is None else self.y[sl], end - i
 
 
-class LoaderSource:
-    """A ``Dataset`` or ``DataLoader``; items/batches are ``(x, y)`` (or ``x`` for prediction)."""
+class LoaderSource(Source):
+    """A ``Dataset`` or ``DataLoader``; items/batches are ``(x, y)`` (or ``x`` for prediction).
+
+    Args:
+        data: A map-style ``Dataset`` (cnnkit builds the DataLoader) or a ``DataLoader``.
+        role: Name in messages.
+        num_workers: Workers of the DataLoaders cnnkit builds.
+        pin: Pin host memory (CUDA).
+
+    Raises:
+        TypeError: For a bare ``IterableDataset``.
+        ValueError: For an empty dataset.
+    """
 
     def __init__(
         self, data: Dataset[Any] | DataLoader[Any], role: str, num_workers: int, pin: bool
@@ -198,11 +210,12 @@ class LoaderSource:
             raise ValueError(f"{role} dataset is empty; pass at least one sample")
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The first item (a map-style dataset) or the first two of the first batch."""
         if not self.iterable:
             item = self.dataset[0]
             x, y = self._split(item)
             is_np = isinstance(x, np.ndarray)
-            x = _to_tensor(x, f"{self.role} sample")
+            x = to_tensor(x, f"{self.role} sample")
             hint = nhwc_hint(x.shape, f"{self.role} sample", numpy=is_np)
             if hint:
                 raise ValueError(hint + " (fix it in the Dataset's __getitem__)")
@@ -211,8 +224,8 @@ class LoaderSource:
         assert self.loader is not None
         batch = next(iter(self.loader))
         x, y = self._split(batch)
-        xt = _to_tensor(x, f"{self.role} batch")
-        return xt[:2], None if y is None else _to_tensor(y, f"{self.role} labels")[:2]
+        xt = to_tensor(x, f"{self.role} batch")
+        return xt[:2], None if y is None else to_tensor(y, f"{self.role} labels")[:2]
 
     def _split(self, item: Any) -> tuple[Any, Any]:
         if isinstance(item, (tuple, list)) and len(item) == 2:
@@ -227,6 +240,7 @@ class LoaderSource:
         )
 
     def num_batches(self, batch_size: int, world: int = 1) -> int | None:
+        """``len(loader)`` for a user DataLoader, else the batches of this rank's shard."""
         try:
             if self.loader is not None:
                 return len(self.loader)
@@ -238,13 +252,11 @@ class LoaderSource:
     def _iterate(self, loader: DataLoader[Any], world: int) -> Iterator[Batch]:
         for batch in loader:
             x, y = self._split(batch)
-            xt = _to_tensor(x, f"{self.role} batch")
+            xt = to_tensor(x, f"{self.role} batch")
             yt = (
                 None
                 if y is None
-                else _check_labels_dtype(
-                    _to_tensor(y, f"{self.role} labels"), f"{self.role} labels"
-                )
+                else check_labels_dtype(to_tensor(y, f"{self.role} labels"), f"{self.role} labels")
             )
             if yt is not None and yt.ndim == 1 and self.num_classes is not None and yt.numel():
                 lo, hi = int(yt.min()), int(yt.max())
@@ -258,6 +270,7 @@ class LoaderSource:
     def train_batches(
         self, batch_size: int, gen: torch.Generator, rank: int, world: int, epoch: int
     ) -> Iterator[Batch]:
+        """A user DataLoader as given (a DistributedSampler under DDP), else one cnnkit builds."""
         if self.loader is not None:
             sampler = getattr(self.loader, "sampler", None)
             if world > 1:
@@ -296,6 +309,7 @@ class LoaderSource:
         return self._iterate(loader, world)
 
     def eval_batches(self, batch_size: int, rank: int, world: int) -> Iterator[Batch]:
+        """A user DataLoader whole on every rank, else this rank's interleaved shard."""
         if self.loader is not None:
             # Every rank evaluates the whole loader: sums and counts both grow by ``world``, so
             # the all-reduced means are unchanged.
@@ -311,9 +325,6 @@ class LoaderSource:
         return self._iterate(loader, world)
 
 
-Source = TensorSource | LoaderSource
-
-
 def as_source(
     data: Any, role: str, *, labels: bool, num_workers: int = 0, pin: bool = False
 ) -> Source:
@@ -327,6 +338,9 @@ def as_source(
         labels: Whether labels are required.
         num_workers: Workers for DataLoaders cnnkit builds.
         pin: Pin host memory (CUDA).
+
+    Returns:
+        A :class:`TensorSource` for in-memory data, else a :class:`LoaderSource`.
 
     Raises:
         TypeError / ValueError: For unsupported types, missing labels, empty or mismatched data.
