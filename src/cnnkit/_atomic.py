@@ -9,7 +9,9 @@ new one, never half of one, and no temporary file behind on an ordinary exceptio
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +33,9 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would: the
+        # old file's mode when replacing one, else 0666 less the umask.
+        os.chmod(tmp, _mode_for(dest))
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -47,6 +52,24 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically; see :func:`atomic_write`."""
     data = text.encode("utf-8")
     return atomic_write(path, lambda fh: fh.write(data))
+
+
+def _mode_for(dest: Path) -> int:
+    try:
+        return stat.S_IMODE(dest.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask. Reading it means setting it; a lock keeps two threads from racing."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
 
 
 def _fsync_dir(folder: Path) -> None:
