@@ -8,6 +8,8 @@ Everything here returns images as ``uint8`` tensors in NCHW layout, ``(N, 3, H, 
   an ``images/`` folder. ``load_image_csv(root)`` finds ``labels.csv``, else ``train.csv`` (the
   original data set's name), else the folder's only ``.csv`` file.
 * :func:`load_image_folder` reads one sub-folder per class (``root/<class>/<image>``).
+* ``lazy=True`` on either loader gives a :class:`LazyImageDataset` instead: the same files,
+  labels and classes, decoded one image at a time in ``__getitem__`` (data bigger than memory).
 * :func:`deduplicate` drops exact duplicate images (run it before splitting).
 * :func:`train_val_split` makes the case study's stratified 90/10 split, reproducibly.
 * :func:`to_float` turns ``uint8`` images into ``float32`` in ``[0, 1]``.
@@ -24,7 +26,7 @@ nonsense channels (the classic bug of the original case study's code).
 The submodules, one concept each: ``dataset`` (the type, ``to_float``), ``decode`` (Pillow, the
 thread pool), ``cache`` (the on-disk cache), ``pipeline`` (cache-or-decode, shared by both
 loaders), ``layout`` (finding the CSV and its columns, suggesting the call that works),
-``csv_loader`` and ``folder_loader`` (the two layouts), ``dedup``, ``split``, ``drawing`` and ``synthetic``
+``csv_loader`` and ``folder_loader`` (the two layouts), ``lazy`` (the decode-on-access dataset), ``dedup``, ``split``, ``drawing`` and ``synthetic``
 (the built-in data set).
 """
 
@@ -35,6 +37,7 @@ from .dataset import IMAGE_EXTENSIONS, ImageDataset, OnError, SizeLike, to_float
 from .dedup import deduplicate, duplicate_groups
 from .folder_loader import load_image_folder
 from .layout import DEFAULT_IMAGE_COLUMN, DEFAULT_LABEL_COLUMN, LABEL_CSV_NAMES
+from .lazy import LazyImageDataset
 from .split import train_val_split
 from .synthetic import EMERGENCY_FRACTION, synthetic_vehicles
 
@@ -45,6 +48,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "LABEL_CSV_NAMES",
     "ImageDataset",
+    "LazyImageDataset",
     "OnError",
     "SizeLike",
     "deduplicate",

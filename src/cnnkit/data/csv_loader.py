@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Literal, overload
 
 from .cache import _stamp
 from .dataset import ImageDataset, OnError, SizeLike
@@ -17,7 +18,8 @@ from .layout import (
     _missing_csv_message,
     _read_table,
 )
-from .pipeline import _check_on_error, _load_files, _normalize_size
+from .lazy import LazyImageDataset, Transform
+from .pipeline import FileList, _check_on_error, _finish, _normalize_size
 
 __all__ = ["load_image_csv"]
 
@@ -56,87 +58,21 @@ def _missing_images_dir(
     return f"{message}; pass images_dir=... naming the folder that holds {first!r}"
 
 
-def load_image_csv(
+def _discover_csv(
     root: str | os.PathLike[str],
-    csv: str | os.PathLike[str] | None = None,
-    *,
-    image_column: str | None = None,
-    label_column: str | None = None,
-    size: SizeLike | None = 224,
-    images_dir: str | os.PathLike[str] = "images",
-    classes: Sequence[str] | None = None,
-    cache: bool | str | os.PathLike[str] | None = None,
-    on_error: OnError = "raise",
-    num_workers: int | None = None,
-) -> ImageDataset:
-    """Load the case study's layout: a CSV of image names and labels plus a folder of images.
-
-    The CSV has a header row with (at least) a column of image file names, each naming a file
-    in ``root/images/``, and a column of labels. Both the case study's sample
-    (``labels.csv``) and the original data set (``train.csv``, columns
-    ``image_names,emergency_or_not``) load with ``load_image_csv(root)``. Images are decoded
-    with Pillow, converted to RGB (grey, palette and CMYK images are converted; transparent
-    ones are composited onto white; the EXIF orientation is applied) and resized to ``size``
-    with Pillow's bilinear filter.
-
-    When not given, the CSV and the columns are found by these rules:
-
-    * ``csv=None``: ``root/labels.csv``, else ``root/train.csv``, else the only ``.csv``
-      file in ``root``.
-    * ``image_column=None``: ``image_names`` if the CSV has it, else the one column whose
-      every non-blank value ends in an image extension (``IMAGE_EXTENSIONS``, any case).
-    * ``label_column=None``: ``emergency_or_not`` if the CSV has it, else the other column of
-      a two-column CSV.
-
-    Class names are the label values as strings. Unless ``classes`` is given they are the
-    distinct values of the label column, sorted numerically when every value is an integer
-    (``"0", "1", "2", "10"``) and as strings otherwise; label ``k`` means ``class_names[k]``.
-    For the case study's CSV this gives ``["0", "1"]``, so label 1 is "emergency".
-
-    Args:
-        root: folder holding the CSV and the images folder.
-        csv: the CSV's path, relative to ``root`` or absolute; ``None`` finds it by the rule
-            above.
-        image_column: column with the image file names (relative to ``images_dir``);
-            ``None`` finds it by the rule above.
-        label_column: column with the labels; ``None`` finds it by the rule above.
-        size: output size, an int (square) or ``(height, width)``; ``None`` keeps each image's
-            own size, which must then be the same for all of them.
-        images_dir: folder of the images, relative to ``root`` or absolute.
-        classes: the allowed label values, in label order; a value outside it is an "unknown
-            label" error. ``None`` takes the distinct values found in the CSV.
-        cache: ``True`` caches the decoded images under ``root/.cnnkit_cache``; a path caches
-            them in that folder; ``None``/``False`` does not cache. The cache key covers every
-            file's path, modification time and byte size and the loader's settings, so a
-            changed file is decoded again. A cache that cannot be written only gives a warning.
-        on_error: ``"raise"`` (default) stops at the first bad row or file; ``"skip"`` leaves
-            bad rows and files out and emits one ``UserWarning`` with their count.
-        num_workers: decoding threads; ``None`` uses every core this process may run on.
-
-    Returns:
-        :class:`ImageDataset`: ``images`` ``uint8`` ``(N, 3, H, W)``, ``labels`` ``int64``
-        ``(N,)`` in CSV row order, ``class_names``.
+    csv: str | os.PathLike[str] | None,
+    image_column: str | None,
+    label_column: str | None,
+    images_dir: str | os.PathLike[str],
+    classes: Sequence[str] | None,
+    on_error: OnError,
+) -> FileList:
+    """The CSV layout's files, labels and classes: the step the eager and lazy paths share.
 
     Raises:
-        ImportError: Pillow is not installed (``pip install cnnkit[images]``).
-        FileNotFoundError: ``root`` does not exist, no CSV is found by the rule (none, or
-            several other ``.csv`` files), the given CSV or the images folder does not exist,
-            or an image file does not exist (with ``on_error="raise"``). The message says what
-            was looked for and, where the folder allows one, a call that works.
-        ValueError: a column is missing or cannot be told by the rule, a label is blank or
-            unknown, an image cannot be decoded (with ``on_error="raise"``), or no image is
-            left.
-        TypeError: ``size`` is not an int or a pair of ints (a ``SizeTypeError``, also a
-            ``ValueError``).
-
-    Example:
-        >>> X, y, classes = load_image_csv("data/emergency_vehicles", size=64)  # doctest: +SKIP
-        >>> X.shape, classes                                                    # doctest: +SKIP
-        (torch.Size([201, 3, 64, 64]), ['0', '1'])
+        FileNotFoundError / ValueError: as :func:`load_image_csv` documents (everything up to
+            decoding: the CSV, its columns, its rows, the images folder).
     """
-    _check_on_error(on_error)
-    hw = _normalize_size(size)
-    _require_pillow()
     root_path = Path(root)
     call_kwargs: dict[str, str] = {}
     if csv is None:
@@ -201,22 +137,159 @@ def load_image_csv(
         raise FileNotFoundError(
             _missing_images_dir(image_root, root_path, good[0][0], root, {**call_kwargs, **columns})
         )
-    settings = {
+    settings: dict[str, Any] = {
         "csv": str(csv_path.resolve()),
         "csv_stamp": _stamp(csv_path),
         "columns": [image_col, label_col],
         "classes": class_names,
     }
-    return _load_files(
-        "csv",
-        root_path,
-        files,
-        labels,
-        class_names,
-        early_skips,
-        settings,
-        hw,
-        cache,
-        on_error,
-        num_workers,
-    )
+    return FileList("csv", root_path, files, labels, class_names, early_skips, settings)
+
+
+@overload
+def load_image_csv(
+    root: str | os.PathLike[str],
+    csv: str | os.PathLike[str] | None = None,
+    *,
+    image_column: str | None = None,
+    label_column: str | None = None,
+    size: SizeLike | None = 224,
+    images_dir: str | os.PathLike[str] = "images",
+    classes: Sequence[str] | None = None,
+    cache: bool | str | os.PathLike[str] | None = None,
+    on_error: OnError = "raise",
+    num_workers: int | None = None,
+    lazy: Literal[False] = False,
+    transform: Transform | None = None,
+) -> ImageDataset: ...
+
+
+@overload
+def load_image_csv(
+    root: str | os.PathLike[str],
+    csv: str | os.PathLike[str] | None = None,
+    *,
+    image_column: str | None = None,
+    label_column: str | None = None,
+    size: SizeLike | None = 224,
+    images_dir: str | os.PathLike[str] = "images",
+    classes: Sequence[str] | None = None,
+    cache: bool | str | os.PathLike[str] | None = None,
+    on_error: OnError = "raise",
+    num_workers: int | None = None,
+    lazy: Literal[True],
+    transform: Transform | None = None,
+) -> LazyImageDataset: ...
+
+
+@overload
+def load_image_csv(
+    root: str | os.PathLike[str],
+    csv: str | os.PathLike[str] | None = None,
+    *,
+    image_column: str | None = None,
+    label_column: str | None = None,
+    size: SizeLike | None = 224,
+    images_dir: str | os.PathLike[str] = "images",
+    classes: Sequence[str] | None = None,
+    cache: bool | str | os.PathLike[str] | None = None,
+    on_error: OnError = "raise",
+    num_workers: int | None = None,
+    lazy: bool = False,
+    transform: Transform | None = None,
+) -> ImageDataset | LazyImageDataset: ...
+
+
+def load_image_csv(
+    root: str | os.PathLike[str],
+    csv: str | os.PathLike[str] | None = None,
+    *,
+    image_column: str | None = None,
+    label_column: str | None = None,
+    size: SizeLike | None = 224,
+    images_dir: str | os.PathLike[str] = "images",
+    classes: Sequence[str] | None = None,
+    cache: bool | str | os.PathLike[str] | None = None,
+    on_error: OnError = "raise",
+    num_workers: int | None = None,
+    lazy: bool = False,
+    transform: Transform | None = None,
+) -> ImageDataset | LazyImageDataset:
+    """Load the case study's layout: a CSV of image names and labels plus a folder of images.
+
+    The CSV has a header row with (at least) a column of image file names, each naming a file
+    in ``root/images/``, and a column of labels. Both the case study's sample
+    (``labels.csv``) and the original data set (``train.csv``, columns
+    ``image_names,emergency_or_not``) load with ``load_image_csv(root)``. Images are decoded
+    with Pillow, converted to RGB (grey, palette and CMYK images are converted; transparent
+    ones are composited onto white; the EXIF orientation is applied) and resized to ``size``
+    with Pillow's bilinear filter.
+
+    When not given, the CSV and the columns are found by these rules:
+
+    * ``csv=None``: ``root/labels.csv``, else ``root/train.csv``, else the only ``.csv``
+      file in ``root``.
+    * ``image_column=None``: ``image_names`` if the CSV has it, else the one column whose
+      every non-blank value ends in an image extension (``IMAGE_EXTENSIONS``, any case).
+    * ``label_column=None``: ``emergency_or_not`` if the CSV has it, else the other column of
+      a two-column CSV.
+
+    Class names are the label values as strings. Unless ``classes`` is given they are the
+    distinct values of the label column, sorted numerically when every value is an integer
+    (``"0", "1", "2", "10"``) and as strings otherwise; label ``k`` means ``class_names[k]``.
+    For the case study's CSV this gives ``["0", "1"]``, so label 1 is "emergency".
+
+    Args:
+        root: folder holding the CSV and the images folder.
+        csv: the CSV's path, relative to ``root`` or absolute; ``None`` finds it by the rule
+            above.
+        image_column: column with the image file names (relative to ``images_dir``);
+            ``None`` finds it by the rule above.
+        label_column: column with the labels; ``None`` finds it by the rule above.
+        size: output size, an int (square) or ``(height, width)``; ``None`` keeps each image's
+            own size, which must then be the same for all of them.
+        images_dir: folder of the images, relative to ``root`` or absolute.
+        classes: the allowed label values, in label order; a value outside it is an "unknown
+            label" error. ``None`` takes the distinct values found in the CSV.
+        cache: ``True`` caches the decoded images under ``root/.cnnkit_cache``; a path caches
+            them in that folder; ``None``/``False`` does not cache. The cache key covers every
+            file's path, modification time and byte size and the loader's settings, so a
+            changed file is decoded again. A cache that cannot be written only gives a warning.
+        on_error: ``"raise"`` (default) stops at the first bad row or file; ``"skip"`` leaves
+            bad rows and files out and emits one ``UserWarning`` with their count.
+        num_workers: decoding threads; ``None`` uses every core this process may run on.
+        lazy: ``False`` (default) decodes every image now; ``True`` returns a
+            :class:`LazyImageDataset` over the same files, labels and classes, which decodes
+            each image when it is indexed (for data that does not fit in memory; give the
+            ``DataLoader`` or ``Trainer`` workers). ``cache`` and ``num_workers`` are for the
+            eager path and are refused with ``lazy=True``.
+        transform: with ``lazy=True``, a callable applied to each decoded ``uint8``
+            ``(3, H, W)`` tensor in ``__getitem__``; refused without ``lazy=True``.
+
+    Returns:
+        :class:`ImageDataset`: ``images`` ``uint8`` ``(N, 3, H, W)``, ``labels`` ``int64``
+        ``(N,)`` in CSV row order, ``class_names``. With ``lazy=True`` a
+        :class:`LazyImageDataset` of the same files in the same order.
+
+    Raises:
+        ImportError: Pillow is not installed (``pip install cnnkit[images]``).
+        FileNotFoundError: ``root`` does not exist, no CSV is found by the rule (none, or
+            several other ``.csv`` files), the given CSV or the images folder does not exist,
+            or an image file does not exist (with ``on_error="raise"``). The message says what
+            was looked for and, where the folder allows one, a call that works.
+        ValueError: a column is missing or cannot be told by the rule, a label is blank or
+            unknown, an image cannot be decoded (with ``on_error="raise"``), or no image is
+            left.
+        TypeError: ``size`` is not an int or a pair of ints (a ``SizeTypeError``, also a
+            ``ValueError``).
+
+    Example:
+        >>> X, y, classes = load_image_csv("data/emergency_vehicles", size=64)  # doctest: +SKIP
+        >>> X.shape, classes                                                    # doctest: +SKIP
+        (torch.Size([201, 3, 64, 64]), ['0', '1'])
+    """
+    _check_on_error(on_error)
+    hw = _normalize_size(size)
+    _require_pillow()
+    found = _discover_csv(root, csv, image_column, label_column, images_dir, classes, on_error)
+    return _finish(found, hw, lazy, transform, cache, on_error, num_workers)

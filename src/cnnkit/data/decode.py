@@ -142,11 +142,7 @@ def _decode_all(
             skipped.append(str(result))
             continue
         if arrays and result.shape != arrays[0].shape:
-            message = (
-                f"image {paths[i]} has size {result.shape[1]}x{result.shape[0]} but "
-                f"{paths[kept[0]]} has {arrays[0].shape[1]}x{arrays[0].shape[0]}; pass size=... "
-                "to resize every image to one size"
-            )
+            message = _size_mismatch(paths[i], result.shape, paths[kept[0]], arrays[0].shape)
             if on_error == "raise":
                 raise ValueError(message)
             skipped.append(message)
@@ -159,6 +155,16 @@ def _decode_all(
             f"{skipped[0] if skipped else 'no files'}"
         )
     return np.stack(arrays), kept, skipped
+
+
+def _size_mismatch(
+    path: Path, shape: tuple[int, ...], first: Path, first_shape: tuple[int, ...]
+) -> str:
+    """The error for an image whose ``(H, W, 3)`` shape differs from the first image's."""
+    return (
+        f"image {path} has size {shape[1]}x{shape[0]} but {first} has "
+        f"{first_shape[1]}x{first_shape[0]}; pass size=... to resize every image to one size"
+    )
 
 
 def _warn_skipped(skipped: Sequence[str]) -> None:
