@@ -20,6 +20,7 @@ from cnnkit.diagnosis.series import Curves
 from cnnkit.diagnosis.stats import (
     FloatArray,
     head_median,
+    running_median,
     tail_median,
     theil_sen,
     trailing_window,
@@ -29,9 +30,12 @@ from cnnkit.diagnosis.thresholds import (
     ANNEALED_LR_FRACTION,
     MIN_EPOCHS,
     MIN_PROJECTED_ACC_GAIN,
+    OVERFIT_RISE_SIGMAS,
     SLOW_MIN_PROJECTED_GAIN,
     SLOW_RATE_RATIO,
     SLOW_TARGET_FACTOR,
+    SLOW_VAL_REMAINING_GAIN,
+    TREND_ALPHA,
     TREND_MIN_SIGMAS,
     UNDERFIT_LOSS_FRACTION,
     UNDERFIT_MAX_SKILL,
@@ -72,6 +76,42 @@ def _loss_still_improving(x: FloatArray) -> tuple[bool, dict[str, Any]]:
     return ok, ev
 
 
+def _train_acc_low(c: Curves) -> bool:
+    """Training accuracy in the underfitting range (skill below ``UNDERFIT_MAX_SKILL``, or more
+    than ``UNDERFIT_TARGET_MARGIN`` below the target)."""
+    if c.ta is None or np.isfinite(c.ta).sum() < MIN_EPOCHS:
+        return False
+    acc = tail_median(c.ta)
+    if c.target is not None:
+        return bool(acc < c.target - UNDERFIT_TARGET_MARGIN)
+    return bool(c.skill(acc) < UNDERFIT_MAX_SKILL)
+
+
+def _val_loss_still_falling(x: FloatArray) -> tuple[bool, dict[str, Any]]:
+    """Slow-convergence test on the validation loss of a run whose training accuracy is low: a
+    significant fall over the trailing window that holds over the last half of the run at
+    p < ``TREND_ALPHA`` / 5, and whose remaining gain (the
+    trailing rate times the time constant of its slow-down, at most the run's length) is at
+    least ``SLOW_VAL_REMAINING_GAIN`` of the loss, whatever its rate ratio."""
+    n = x.size
+    w = trailing_window(n)
+    _, ev = _loss_still_improving(x)
+    tail = trend(x, w, -1)
+    half = trend(x, max(w, n // 2), -1)
+    tail_rate = -float(ev["tail_slope"])
+    horizon = float(n)
+    if n >= 2 * w:
+        s1, s2 = -theil_sen(x[-2 * w:-w]), -theil_sen(x[-w:])
+        if s1 > s2 > 0:
+            horizon = min(horizon, w / math.log(s1 / s2))
+    remaining = tail_rate * horizon / max(abs(tail_median(x)), 1e-12)
+    ev.update({"half_p_value": half.p, "remaining_relative_gain": remaining,
+               "margin": half.sigmas - TREND_MIN_SIGMAS})
+    ok = (tail.significant and half.significant and half.p < TREND_ALPHA / 5 and tail_rate > 0
+          and remaining >= SLOW_VAL_REMAINING_GAIN)
+    return ok, ev
+
+
 def _extra_epochs(x: FloatArray, ratio: float) -> int:
     """Epochs until the trailing rate falls below SLOW_RATE_RATIO of the average rate.
 
@@ -99,6 +139,16 @@ def _projected_acc_gain(c: Curves, acc: FloatArray | None) -> float | None:
     return theil_sen(y) * c.n
 
 
+def _val_at_best(c: Curves) -> bool:
+    """Whether the validation loss ends within ``OVERFIT_RISE_SIGMAS`` noise units of its
+    smoothed minimum (it has not turned up)."""
+    vl = c.vl
+    if vl is None or np.isfinite(vl).sum() < MIN_EPOCHS:
+        return False
+    best = float(np.nanmin(running_median(vl[np.isfinite(vl)])))
+    return tail_median(vl) <= best + OVERFIT_RISE_SIGMAS * c.sigma["val_loss"]
+
+
 def _annealed(c: Curves) -> float | None:
     """The last logged rate as a fraction of its peak, when a schedule annealed it to at most
     ``ANNEALED_LR_FRACTION`` of the peak; else ``None``."""
@@ -120,13 +170,27 @@ def _loss_finding(c: Curves) -> Finding | None:
     x = c.tl if c.tl is not None else c.vl
     if x is None:
         return None
+    name = "training" if c.tl is not None else "validation"
     if c.since_lr_step is not None:
         # After a schedule step the loss follows a new curve: judge that segment alone.
         x = x[-c.since_lr_step:]
     ok, ev = _loss_still_improving(x)
+    if not ok and name == "training" and c.vl is not None and _train_acc_low(c):
+        # Underfitting or slow? The loss trend is the evidence (issue 13): with a low training
+        # accuracy whose own trend is not significant yet, a validation loss still falling
+        # steadily over the last half of the run means the model is still learning.
+        x = c.vl if c.since_lr_step is None else c.vl[-c.since_lr_step:]
+        ok, ev = _val_loss_still_falling(x)
+        name = "validation"
     if not ok:
         return None
-    gain = _projected_acc_gain(c, c.ta if c.tl is not None else c.va)
+    gain = _projected_acc_gain(c, c.ta if name == "training" else c.va)
+    if name == "training" and c.vl is not None and c.va is not None and _val_at_best(c):
+        # Validation has flattened at its best: whether the training loss's fall is worth
+        # anything is judged where it matters, on validation accuracy (issue 13: a training
+        # accuracy that still climbs while validation stays flat buys nothing). When validation
+        # has turned up, the training loss still falling is reported beside the overfitting.
+        gain = _projected_acc_gain(c, c.va)
     if gain is not None:
         ev["projected_acc_gain"] = gain
         # Over the last half of the run: a slow but steady fall is the evidence (issue 13: at
@@ -147,7 +211,6 @@ def _loss_finding(c: Curves) -> Finding | None:
     extra = _extra_epochs(x, ev["rate_ratio"])
     total = round_epochs(c.n + extra)
     in_progress = c.planned is not None and c.n < c.planned
-    name = "training" if c.tl is not None else "validation"
     ev.update({"more_epochs": extra, "suggested_max_epochs": total})
     if in_progress and total <= (c.planned or 0):
         return Finding("still-improving", None, Severity.INFO,
@@ -193,7 +256,10 @@ def slow_convergence(c: Curves) -> list[Finding]:
     still falls significantly at a rate of at least ``SLOW_RATE_RATIO`` of its average, and
     either its accuracy's trend projects ``MIN_PROJECTED_ACC_GAIN`` over as many epochs again
     or the validation loss falls significantly over the last half of the run (the loss trend
-    is then the evidence); or, with
+    is then the evidence); when the validation loss has not turned up, the accuracy judged is
+    the validation accuracy. With a training accuracy in the underfitting range and no fall of
+    the training loss, a validation loss still falling steadily
+    (``SLOW_VAL_REMAINING_GAIN``) is slow convergence too. Or, with
     ``target_accuracy``, the target would take more than ``SLOW_TARGET_FACTOR`` times the epochs
     run. When both hold, the remedies are attached to the loss finding only.
     """

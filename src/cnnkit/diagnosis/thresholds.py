@@ -52,6 +52,7 @@ __all__ = [
     "SLOW_MIN_PROJECTED_GAIN",
     "SLOW_RATE_RATIO",
     "SLOW_TARGET_FACTOR",
+    "SLOW_VAL_REMAINING_GAIN",
     "SMOOTH_WIDTH",
     "STRONG_AUGMENT",
     "TREND_ALPHA",
@@ -205,6 +206,16 @@ SLOW_RATE_RATIO = 0.25
 #: ... projecting at least this fraction of the current loss over as many epochs again. Ignores the
 #: deterministic creep of a stuck model.
 SLOW_MIN_PROJECTED_GAIN = 0.01
+#: **slow-converging** (`loss-still-falling`, on the validation loss): when the training loss
+#: shows no fall and the training accuracy is in the underfitting range, a significant fall of
+#: the validation loss over the trailing window that holds over the last half of the run at a
+#: fifth of `TREND_ALPHA`, and whose remaining
+#: gain (its trailing rate times the time constant of its slow-down, at most the run's length)
+#: is at least this fraction of its value, whatever its rate ratio. Underfitting or slow? The
+#: loss trend is the evidence (issue 13): under heavy dropout the training loss is too noisy to
+#: test while the validation loss falls fast, then slowly but steadily for tens of epochs; a
+#: converged exponential has almost nothing left (its time constant is short).
+SLOW_VAL_REMAINING_GAIN = 0.03
 #: Advisory `schedule-annealed` instead of `loss-still-falling`: with `lr` logged, a last rate
 #: at most this fraction of its peak means a schedule annealed the run, and a loss still falling
 #: at the end is the annealing's doing, not slow convergence. Cosine and one-cycle schedules end
