@@ -31,6 +31,8 @@ RANKS: dict[str, int] = {
     "cnnkit.layers": 2,
     "cnnkit.builder": 3,
     "cnnkit.fuse": 3,
+    "cnnkit.saving": 3,
+    "cnnkit.backbones": 3,
     "cnnkit.training": 4,
     "cnnkit.diagnosis": 5,
     "cnnkit.checks": 5,

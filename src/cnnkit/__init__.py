@@ -25,6 +25,8 @@ __version__ = "0.1.0"
 
 #: Public name -> the module that defines it. Imported when first asked for.
 _EXPORTS: dict[str, str] = {
+    "backbone": "cnnkit.backbones",
+    "list_backbones": "cnnkit.backbones",
     "CASE_STUDY_VARIANTS": "cnnkit.builder",
     "ConvNet": "cnnkit.builder",
     "ModelBuilder": "cnnkit.builder",
@@ -43,6 +45,10 @@ _EXPORTS: dict[str, str] = {
     "DenseBlock": "cnnkit.layers",
     "DropBlock2d": "cnnkit.layers",
     "History": "cnnkit.history",
+    "export": "cnnkit.saving",
+    "load_model": "cnnkit.saving",
+    "predict_images": "cnnkit.saving",
+    "save_model": "cnnkit.saving",
     "Callback": "cnnkit.training",
     "EarlyStopping": "cnnkit.training",
     "ModelCheckpoint": "cnnkit.training",
@@ -53,7 +59,7 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = frozenset(
     {
         "augment", "builder", "checks", "cli", "data", "diagnosis", "fuse", "history",
-        "layers", "metric_names", "plotting", "study", "training",
+        "backbones", "layers", "metric_names", "plotting", "saving", "study", "training",
     }
 )  # fmt: skip
 
@@ -76,14 +82,21 @@ __all__ = [
     "Severity",
     "Trainer",
     "__version__",
+    "backbone",
     "case_study",
     "check_data",
     "diagnose",
     "diagnose_file",
+    "export",
     "fuse_batchnorm",
+    "list_backbones",
+    "load_model",
+    "predict_images",
+    "save_model",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - static type checkers see the eager imports
+    from cnnkit.backbones import backbone, list_backbones
     from cnnkit.builder import CASE_STUDY_VARIANTS, ConvNet, ModelBuilder, case_study
     from cnnkit.diagnosis import (
         Change,
@@ -99,6 +112,7 @@ if TYPE_CHECKING:  # pragma: no cover - static type checkers see the eager impor
     from cnnkit.fuse import fuse_batchnorm
     from cnnkit.history import History
     from cnnkit.layers import ConvBlock, DenseBlock, DropBlock2d
+    from cnnkit.saving import export, load_model, predict_images, save_model
     from cnnkit.training import Callback, EarlyStopping, ModelCheckpoint, Trainer
 
 

@@ -1,7 +1,7 @@
 """ModelBuilder: describe a small CNN in a few fluent calls, build it, save the description.
 
 A builder holds *defaults* (batch norm, dropout, activation, pooling, ...) that apply to every
-block, and a list of *layers* (``.conv(...)`` and ``.dense(...)`` calls) whose keyword overrides
+block, and a list of *layers* (``.conv(...)``, ``.residual(...)`` and ``.dense(...)`` calls) whose keyword overrides
 win over the defaults. ``build()`` turns it into a plain :class:`ConvNet` (an ``nn.Sequential``
 with ``features`` and ``head``) whose flatten size is computed, never hand-written.
 ``replace(**defaults)`` returns a modified copy, which is how diagnosis remedies such as
@@ -10,7 +10,7 @@ it accepts.
 
 One concept a module: ``model_builder`` (:class:`ModelBuilder` and its spec constants),
 ``convnet`` (:class:`ConvNet`), ``summary`` (the per-layer table) and ``presets``
-(:func:`case_study`).
+(:func:`case_study`), ``sizing`` (the smallest input an architecture accepts).
 
 Example:
     >>> from cnnkit import ModelBuilder
@@ -30,6 +30,7 @@ from cnnkit.builder.settings import (
     DENSE_OVERRIDES,
     HEADS,
     REPLACEABLE_SETTINGS,
+    RESIDUAL_OVERRIDES,
     SPEC_VERSION,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "DENSE_OVERRIDES",
     "HEADS",
     "REPLACEABLE_SETTINGS",
+    "RESIDUAL_OVERRIDES",
     "SPEC_VERSION",
     "ConvNet",
     "ModelBuilder",

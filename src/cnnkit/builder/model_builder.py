@@ -1,7 +1,7 @@
 """ModelBuilder: describe a small CNN in a few fluent calls, build it, save the description.
 
 A builder holds *defaults* (batch norm, dropout, activation, pooling, ...) that apply to every
-block, and a list of *layers* (``.conv(...)`` and ``.dense(...)`` calls) whose keyword overrides
+block, and a list of *layers* (``.conv(...)``, ``.residual(...)`` and ``.dense(...)`` calls) whose keyword overrides
 win over the defaults. ``build()`` turns it into a plain :class:`ConvNet` (an ``nn.Sequential``
 with ``features`` and ``head``) whose flatten size is computed, never hand-written.
 ``replace(**defaults)`` returns a modified copy, which is how diagnosis remedies such as
@@ -26,13 +26,16 @@ from cnnkit.builder.settings import (
     DENSE_OVERRIDES,
     HEADS,
     REPLACEABLE_SETTINGS,
+    RESIDUAL_OVERRIDES,
     SPEC_VERSION,
     _check_num_classes,
 )
-from cnnkit.builder.summary import summary_table
+from cnnkit.builder.sizing import min_input_side, too_small_message
+from cnnkit.builder.summary import builder_repr, summary_table
 from cnnkit.layers.conv_block import ConvBlock
 from cnnkit.layers.dense_block import DenseBlock
 from cnnkit.layers.factories import LayerSpec, _canonical_dropout_kind
+from cnnkit.layers.residual_block import ResidualBlock
 
 __all__ = ["ModelBuilder"]
 
@@ -65,7 +68,7 @@ class ModelBuilder:
             A wrong-typed ``input_size`` raises :class:`~cnnkit._validate.SizeTypeError`, which
             is both a ``ValueError`` and a ``TypeError``.
 
-    ``conv`` and ``dense`` add a layer and return the builder itself, so calls chain. Use
+    ``conv``, ``residual`` and ``dense`` add a layer and return the builder itself, so calls chain. Use
     :meth:`copy` or :meth:`replace` for a variant that leaves the original untouched.
 
     Example:
@@ -74,6 +77,14 @@ class ModelBuilder:
         >>> model = builder.build()
         >>> model(torch.randn(4, 3, 64, 64)).shape
         torch.Size([4, 2])
+
+        A small ResNet: a stem conv, residual stages (stride 2 halves the map) and an
+        average-pooling head:
+
+        >>> resnet = (ModelBuilder(3, 10, 32, head="avg").conv(16, batch_norm=True, pool=None)
+        ...           .residual(16).residual(32, stride=2).residual(64, stride=2))
+        >>> resnet.build()(torch.randn(2, 3, 32, 32)).shape
+        torch.Size([2, 10])
     """
 
     def __init__(
@@ -138,15 +149,51 @@ class ModelBuilder:
         Raises:
             TypeError: an unknown keyword. ValueError: a bad value (checked immediately).
         """
+        return self._add_feature("conv", out_channels, overrides, CONV_OVERRIDES)
+
+    def residual(self, out_channels: int, **overrides: Any) -> ModelBuilder:
+        """Append a :class:`~cnnkit.layers.ResidualBlock` with ``out_channels`` (times ``width``).
+
+        A residual block downsamples by its ``stride`` (no pooling layer) and has batch norm
+        unless ``batch_norm=False`` is given; it takes ``activation``, ``dropout``,
+        ``dropout_kind``, ``block_size`` and ``kernel_size`` from the builder's defaults.
+        Residual and conv blocks can be mixed in any order, before the dense blocks.
+
+        Args:
+            out_channels: channels of this block before the ``width`` multiplier.
+            **overrides: any of :data:`~cnnkit.builder.RESIDUAL_OVERRIDES` (``stride``,
+                ``kernel_size``, ``batch_norm``, ``activation``, ``dropout``, ``dropout_kind``,
+                ``block_size``, ``drop_path``, ``projection``, ``zero_init``) for this block.
+
+        Returns:
+            The builder itself.
+
+        Raises:
+            TypeError: an unknown keyword. ValueError: a bad value (checked immediately), or a
+                residual block after a dense block.
+
+        Example:
+            >>> b = ModelBuilder(3, 2, 64, head="avg").conv(16, pool=None).residual(32, stride=2)
+            >>> b.output_shapes()[2]
+            ('features.block2', (32, 32, 32))
+        """
+        return self._add_feature("residual", out_channels, overrides, RESIDUAL_OVERRIDES)
+
+    def _add_feature(
+        self, kind: str, out_channels: int, overrides: dict[str, Any], allowed: frozenset[str]
+    ) -> ModelBuilder:
+        """Check and append a ``conv`` or ``residual`` layer; the body of both methods."""
         if any(layer["type"] == "dense" for layer in self.layers):
-            raise ValueError("conv() after dense(): add every conv block before the dense blocks")
+            raise ValueError(
+                f"{kind}() after dense(): add every conv and residual block before the dense blocks"
+            )
         check_positive_int(out_channels, "out_channels")
-        self._check_overrides(overrides, CONV_OVERRIDES, "conv")
-        layer = {"type": "conv", "out_channels": out_channels, **overrides}
-        convs = self._conv_layers()
-        in_channels = self._channels(convs[-1]["out_channels"]) if convs else self.in_channels
+        self._check_overrides(overrides, allowed, kind)
+        layer = {"type": kind, "out_channels": out_channels, **overrides}
+        feats = self._feature_layers()
+        in_channels = self._channels(feats[-1]["out_channels"]) if feats else self.in_channels
         with torch.device("meta"):  # validates the arguments without allocating memory
-            ConvBlock(in_channels, self._channels(out_channels), **self._conv_kwargs(overrides))
+            self._feature_block(in_channels, layer)
         self.layers.append(layer)
         return self
 
@@ -208,10 +255,12 @@ class ModelBuilder:
         new = ModelBuilder(**args)
         for layer in self.layers:
             params = {k: v for k, v in layer.items() if k not in ("type", "out_channels", "units")}
-            if layer["type"] == "conv":
-                new.conv(layer["out_channels"], **params)
-            else:
+            if layer["type"] == "dense":
                 new.dense(layer["units"], **params)
+            else:
+                new._add_feature(
+                    layer["type"], layer["out_channels"], params, _OVERRIDES[layer["type"]]
+                )
         return new
 
     # ------------------------------------------------------------------ building
@@ -223,20 +272,25 @@ class ModelBuilder:
             ``(N, num_classes)`` logits.
 
         Raises:
-            ValueError: no conv layer was added, or ``input_size`` is too small for the pooling
-                and stride stages (the message names the block and the smallest size that works).
+            ValueError: no conv or residual layer was added, or ``input_size`` is too small for
+                the pooling and stride stages (the message names the block and the smallest size
+                that works).
         """
-        if not any(layer["type"] == "conv" for layer in self.layers):
-            raise ValueError("add at least one conv block with .conv(out_channels) before build()")
+        if not self._feature_layers():
+            raise ValueError(
+                "add at least one conv block with .conv(out_channels) (or a residual block with "
+                ".residual(out_channels)) before build()"
+            )
         shape: tuple[int, ...] = (self.in_channels, *self.input_size)
         features = nn.Sequential()
-        for i, layer in enumerate(self._conv_layers(), start=1):
-            block = ConvBlock(
-                shape[0], self._channels(layer["out_channels"]), **self._conv_kwargs(layer)
-            )
+        for i, layer in enumerate(self._feature_layers(), start=1):
+            block = self._feature_block(shape[0], layer)
             out = block.output_shape(shape)
             if min(out[1:]) < 1:
-                raise ValueError(self._too_small_message(i, shape, out))
+                need = min_input_side(
+                    [self._feature_block(1, {**x, "groups": 1}) for x in self._feature_layers()]
+                )
+                raise ValueError(too_small_message(i, shape, out, self.input_size, need))
             features.add_module(f"block{i}", block)
             shape = out
         head = nn.Sequential()
@@ -270,7 +324,7 @@ class ModelBuilder:
         model = self._meta_model()
         shape: tuple[int, ...] = rows[0][1]
         for name, block in model.features.named_children():
-            assert isinstance(block, ConvBlock)
+            assert isinstance(block, (ConvBlock, ResidualBlock))
             shape = block.output_shape(shape)
             rows.append((f"features.{name}", shape))
         for name, module in model.head.named_children():
@@ -357,12 +411,14 @@ class ModelBuilder:
         for i, layer in enumerate(spec["layers"]):
             params = dict(layer)
             kind = params.pop("type", None)
-            if kind == "conv":
-                builder.conv(params.pop("out_channels"), **params)
+            if kind in _OVERRIDES:
+                builder._add_feature(kind, params.pop("out_channels"), params, _OVERRIDES[kind])
             elif kind == "dense":
                 builder.dense(params.pop("units"), **params)
             else:
-                raise ValueError(f"layer {i} has unknown type {kind!r}; expected 'conv' or 'dense'")
+                raise ValueError(
+                    f"layer {i} has unknown type {kind!r}; expected 'conv', 'residual' or 'dense'"
+                )
         return builder
 
     def __eq__(self, other: object) -> bool:
@@ -376,22 +432,26 @@ class ModelBuilder:
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __repr__(self) -> str:
-        changed = {k: v for k, v in self.defaults.items() if DEFAULTS[k] != v}
-        args = ", ".join(
-            [f"{self.in_channels}, {self.num_classes}, {self.input_size}"]
-            + [f"{k}={v!r}" for k, v in changed.items()]
+        return builder_repr(
+            (self.in_channels, self.num_classes, self.input_size), self.defaults, self.layers
         )
-        calls = "".join(
-            f".conv({layer['out_channels']}{_kw(layer, 'out_channels')})"
-            if layer["type"] == "conv"
-            else f".dense({layer['units']}{_kw(layer, 'units')})"
-            for layer in self.layers
-        )
-        return f"ModelBuilder({args}){calls}"
 
     # ------------------------------------------------------------------ internals
     def _conv_layers(self) -> list[dict[str, Any]]:
         return [layer for layer in self.layers if layer["type"] == "conv"]
+
+    def _feature_layers(self) -> list[dict[str, Any]]:
+        """The conv and residual layers, in order (they make ``features``)."""
+        return [layer for layer in self.layers if layer["type"] in _OVERRIDES]
+
+    def _feature_block(
+        self, in_channels: int, layer: Mapping[str, Any]
+    ) -> ConvBlock | ResidualBlock:
+        """The :class:`ConvBlock` or :class:`ResidualBlock` that ``layer`` describes."""
+        out_channels = self._channels(layer["out_channels"])
+        if layer["type"] == "residual":
+            return ResidualBlock(in_channels, out_channels, **self._residual_kwargs(layer))
+        return ConvBlock(in_channels, out_channels, **self._conv_kwargs(layer))
 
     def _dense_layers(self) -> list[dict[str, Any]]:
         return [layer for layer in self.layers if layer["type"] == "dense"]
@@ -405,6 +465,13 @@ class ModelBuilder:
                 "dropout_kind", "block_size", "order")  # fmt: skip
         kwargs = {k: self.defaults[k] for k in keys}
         kwargs.update({k: v for k, v in layer.items() if k in CONV_OVERRIDES})
+        return kwargs
+
+    def _residual_kwargs(self, layer: Mapping[str, Any]) -> dict[str, Any]:
+        keys = ("kernel_size", "activation", "dropout", "dropout_kind", "block_size")
+        kwargs: dict[str, Any] = {k: self.defaults[k] for k in keys}
+        kwargs["batch_norm"] = True
+        kwargs.update({k: v for k, v in layer.items() if k in RESIDUAL_OVERRIDES})
         return kwargs
 
     def _dense_kwargs(self, layer: Mapping[str, Any]) -> dict[str, Any]:
@@ -424,31 +491,6 @@ class ModelBuilder:
         with torch.device("meta"):
             return self.build()
 
-    def _too_small_message(self, index: int, shape: tuple[int, ...], out: tuple[int, ...]) -> str:
-        need = self._min_input_side()
-        h, w = self.input_size
-        return (
-            f"input_size {h}x{w} is too small: conv block {index} reduces the feature map from "
-            f"{shape[1]}x{shape[2]} to {out[1]}x{out[2]}. This architecture needs inputs of at "
-            f"least {need}x{need}: use a larger input_size, fewer conv blocks or pool=None on some"
-        )
 
-    def _min_input_side(self) -> int:
-        """Smallest square input side for which every block keeps at least one pixel."""
-        blocks = [
-            ConvBlock(1, 1, **{**self._conv_kwargs(layer), "groups": 1})
-            for layer in self._conv_layers()
-        ]
-        for side in range(1, 1 << 16):
-            shape: tuple[int, ...] = (1, side, side)
-            for block in blocks:
-                shape = block.output_shape(shape)
-                if min(shape[1:]) < 1:
-                    break
-            else:
-                return side
-        raise ValueError("no input size up to 65536 fits this architecture")
-
-
-def _kw(layer: Mapping[str, Any], skip: str) -> str:
-    return "".join(f", {k}={v!r}" for k, v in layer.items() if k not in ("type", skip))
+#: Feature-layer type -> the keywords it accepts.
+_OVERRIDES: dict[str, frozenset[str]] = {"conv": CONV_OVERRIDES, "residual": RESIDUAL_OVERRIDES}

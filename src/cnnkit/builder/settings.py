@@ -17,6 +17,7 @@ __all__ = [
     "DENSE_OVERRIDES",
     "HEADS",
     "REPLACEABLE_SETTINGS",
+    "RESIDUAL_OVERRIDES",
     "SPEC_VERSION",
 ]
 
@@ -59,6 +60,17 @@ CONV_OVERRIDES = frozenset(
     }
 )  # fmt: skip
 """Keywords :meth:`ModelBuilder.conv` accepts as per-block overrides."""
+
+RESIDUAL_OVERRIDES = frozenset(
+    {
+        "stride", "kernel_size", "batch_norm", "activation", "dropout", "dropout_kind",
+        "block_size", "drop_path", "projection", "zero_init",
+    }
+)  # fmt: skip
+"""Keywords :meth:`ModelBuilder.residual` accepts (see :class:`~cnnkit.layers.ResidualBlock`).
+A residual block takes ``activation``, ``dropout``, ``dropout_kind``, ``block_size`` and
+``kernel_size`` from the builder's defaults, but has batch norm unless given
+``batch_norm=False`` (a residual stack without normalization trains poorly)."""
 
 DENSE_OVERRIDES = frozenset({"bias", "batch_norm", "activation", "dropout", "order"})
 """Keywords :meth:`ModelBuilder.dense` accepts as per-block overrides."""

@@ -1,13 +1,17 @@
-"""The Keras-like per-layer table of :meth:`ModelBuilder.summary <cnnkit.builder.ModelBuilder.summary>`."""
+"""How a builder prints: the Keras-like per-layer table of
+:meth:`ModelBuilder.summary <cnnkit.builder.ModelBuilder.summary>` and the builder's ``repr``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from torch import nn
 
+from cnnkit.builder.settings import DEFAULTS
 from cnnkit.layers.conv_block import ConvBlock
 from cnnkit.layers.dense_block import DenseBlock
+from cnnkit.layers.residual_block import ResidualBlock
 
 
 def summary_table(model: nn.Module, shapes: Sequence[tuple[str, tuple[int, ...]]]) -> str:
@@ -58,7 +62,38 @@ def _describe(module: nn.Module) -> str:
     if isinstance(module, ConvBlock):
         parts = ["conv", *(n for n, _ in module.named_children() if n != "conv")]
         return f"ConvBlock({module.in_channels}->{module.out_channels}: {'-'.join(parts)})"
+    if isinstance(module, ResidualBlock):
+        shortcut = "projection" if module.has_projection else "identity"
+        stride = f", stride {module.stride}" if module.stride != 1 else ""
+        return f"ResidualBlock({module.in_channels}->{module.out_channels}: {shortcut}{stride})"
     if isinstance(module, DenseBlock):
         parts = ["linear", *(n for n, _ in module.named_children() if n != "linear")]
         return f"DenseBlock({module.in_features}->{module.out_features}: {'-'.join(parts)})"
     return type(module).__name__
+
+
+def builder_repr(
+    args: tuple[int, int, tuple[int, int]],
+    defaults: Mapping[str, Any],
+    layers: Sequence[Mapping[str, Any]],
+) -> str:
+    """``ModelBuilder(3, 2, (64, 64), dropout=0.2).conv(16).dense(8)``: the calls that rebuild it.
+
+    Args:
+        args: ``(in_channels, num_classes, input_size)``.
+        defaults: the builder's defaults (only those that differ from :data:`DEFAULTS` print).
+        layers: the builder's layer list.
+    """
+    changed = {k: v for k, v in defaults.items() if DEFAULTS[k] != v}
+    head = ", ".join([", ".join(str(a) for a in args)] + [f"{k}={v!r}" for k, v in changed.items()])
+    calls = "".join(
+        f".dense({layer['units']}{_kw(layer, 'units')})"
+        if layer["type"] == "dense"
+        else f".{layer['type']}({layer['out_channels']}{_kw(layer, 'out_channels')})"
+        for layer in layers
+    )
+    return f"ModelBuilder({head}){calls}"
+
+
+def _kw(layer: Mapping[str, Any], skip: str) -> str:
+    return "".join(f", {k}={v!r}" for k, v in layer.items() if k not in ("type", skip))
