@@ -32,6 +32,8 @@ def histories(draw: st.DrawFn, values: st.SearchStrategy[float] = anyfloat) -> H
             else []
         )
     kw["step_loss"] = draw(st.lists(values, max_size=10))
+    names = draw(st.lists(st.sampled_from(["train_f1", "val_f1", "val_top5_acc"]), unique=True))
+    kw["metrics"] = {name: draw(st.lists(values, min_size=n, max_size=n)) for name in names}
     return History(**kw)
 
 
@@ -53,6 +55,9 @@ def test_json_round_trip_keeps_every_value_including_nan(
     back = History.from_json(path)
     for key in (*EPOCH_KEYS, "step_loss"):
         assert _same(getattr(back, key), getattr(h, key)), key
+    assert back.metrics.keys() == h.metrics.keys()
+    for key, values in h.metrics.items():
+        assert _same(back.metrics[key], values), key
     raw = json.loads(path.read_text())
     assert raw["best_epoch"] == h.best_epoch
 
@@ -65,6 +70,7 @@ def test_csv_round_trip(tmp_path_factory: pytest.TempPathFactory, h: History) ->
     for key in EPOCH_KEYS:
         assert getattr(back, key) == getattr(h, key), key
     assert back.step_loss == []
+    assert back.metrics == (h.metrics if h.epochs else {})  # no rows: no columns to read
 
 
 def test_csv_header_and_empty_cells(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -105,3 +111,30 @@ def test_repr_is_a_short_summary_not_every_step() -> None:
     assert repr(History()) == "History(epochs=0, best_epoch=None)"
     h.stop_reason = "early stop"
     assert repr(h).endswith("best_epoch=2, stop_reason='early stop')")
+
+
+def test_extra_metrics_round_trip_through_dict_json_csv(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    h = History(train_loss=[0.9, 0.5], val_loss=[1.0, 0.7],
+                metrics={"train_f1": [0.4, 0.6], "val_f1": [0.3, math.nan]})  # fmt: skip
+    d = h.to_dict()
+    assert list(d)[: 2 + len(EPOCH_KEYS)] == ["epoch", *EPOCH_KEYS, "step_loss"]
+    assert d["val_f1"] == h.metrics["val_f1"]
+    assert History.from_dict(d).metrics.keys() == h.metrics.keys()
+    h.to_json(tmp_path / "h.json")
+    h.to_csv(tmp_path / "h.csv")
+    for back in (History.from_json(tmp_path / "h.json"), History.from_csv(tmp_path / "h.csv")):
+        assert _same(back.metrics["train_f1"], [0.4, 0.6])
+        assert _same(back.metrics["val_f1"], [0.3, math.nan])
+        assert back.val_loss == [1.0, 0.7]
+    header = (tmp_path / "h.csv").read_text().splitlines()[0]
+    assert header == "epoch," + ",".join(EPOCH_KEYS) + ",train_f1,val_f1"
+    assert h.series("val_f1") is h.metrics["val_f1"] and h.series("val_loss") == [1.0, 0.7]
+    with pytest.raises(KeyError, match=r"recorded: train_loss.*val_f1"):
+        h.series("val_f2")
+
+
+def test_extra_metric_of_the_wrong_length_and_non_metric_keys() -> None:
+    with pytest.raises(ValueError, match="'val_f1' has 1 values but train_loss has 2"):
+        History.from_dict({"train_loss": [1.0, 0.5], "val_f1": [0.3]})
+    h = History.from_dict({"train_loss": [1.0], "meta": [1], "val_split": 0.1, "test_f1": [1]})
+    assert h.metrics == {}  # only train_*/val_* lists are metrics

@@ -134,3 +134,36 @@ def test_missing_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"pip install cnnkit\[plot\]"):
         plot_history(OVERFIT)
+
+
+# ---------------------------------------------------------------------- confusion matrix
+def test_confusion_matrix_png_and_normalized_rows(tmp_path: Path) -> None:
+    import torch
+
+    from cnnkit.plotting import plot_confusion_matrix
+
+    cm = torch.tensor([[50, 3, 0], [9, 38, 3], [0, 0, 0]])  # class 2: no sample
+    fig = plot_confusion_matrix(cm, ["emergency", "other", "none"], tmp_path / "sub" / "cm.png")
+    width, height = _png_size(tmp_path / "sub" / "cm.png")
+    assert width > height > 200
+    shown = fig.axes[0].images[0].get_array()
+    assert [round(float(v), 6) for v in shown.sum(1)] == [1.0, 1.0, 0.0]
+    assert float(shown[0, 0]) == pytest.approx(50 / 53)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["emergency", "other", "none"]
+    counts = plot_confusion_matrix([[1, 2], [3, 4]], normalize=None).axes[0].images[0]
+    assert counts.get_array().tolist() == [[1, 2], [3, 4]]
+    cols = plot_confusion_matrix([[1, 3], [1, 1]], normalize="pred").axes[0].images[0]
+    assert cols.get_array().sum(0).tolist() == [1.0, 1.0]
+
+
+def test_confusion_matrix_bad_input_errors() -> None:
+    from cnnkit.plotting import plot_confusion_matrix
+
+    with pytest.raises(ValueError, match="square"):
+        plot_confusion_matrix([[1, 2, 3], [4, 5, 6]])
+    with pytest.raises(ValueError, match="2 class names for a 3x3"):
+        plot_confusion_matrix([[1, 0, 0], [0, 1, 0], [0, 0, 1]], classes=["a", "b"])
+    with pytest.raises(ValueError, match="normalize must be one of"):
+        plot_confusion_matrix([[1]], normalize="rows")
+    with pytest.raises(ValueError, match="counts"):
+        plot_confusion_matrix([[1, -1], [0, 1]])

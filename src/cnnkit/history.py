@@ -88,6 +88,15 @@ def best_epoch(series: Mapping[str, Sequence[float | None]]) -> int | None:
     return None
 
 
+def _is_metric_key(key: Any) -> bool:
+    """An extra metric's name: ``train_*`` or ``val_*`` and not one of :data:`EPOCH_KEYS`."""
+    return (
+        isinstance(key, str)
+        and key.startswith(("train_", "val_"))
+        and key not in EPOCH_KEYS
+    )
+
+
 def _floats(values: Any, key: str) -> list[float]:
     if values is None:
         return []
@@ -121,6 +130,9 @@ class History:
         step_loss: Training loss of every batch, in order (one entry per batch of every epoch).
         stop_reason: Why training ended before ``max_epochs`` (early stopping, a non-finite loss),
             or ``None``.
+        metrics: Extra per-epoch series by name, e.g. ``{"train_f1": [...], "val_f1": [...]}``
+            (what ``Trainer(metrics={"f1": fn})`` records; each name starts with ``train_`` or
+            ``val_``). :meth:`to_dict`, JSON and CSV keep them beside the series above.
 
     Example:
         >>> h = History(train_loss=[0.9, 0.5], train_acc=[0.6, 0.8])
@@ -139,6 +151,7 @@ class History:
     grad_norm: list[float] = field(default_factory=list)
     step_loss: list[float] = field(default_factory=list)
     stop_reason: str | None = None
+    metrics: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def epochs(self) -> int:
@@ -174,17 +187,51 @@ class History:
         Returns:
             ``{"epoch": [1..n], "train_loss": [...], "val_loss": [...], "train_acc": [...],
             "val_acc": [...], "lr": [...], "epoch_time": [...], "grad_norm": [...],
-            "step_loss": [...]}``. Unrecorded series are empty lists; non-finite values stay as
-            ``nan`` / ``inf``.
+            "step_loss": [...]}``, then the extra :attr:`metrics` (``"val_f1": [...]``).
+            Unrecorded series are empty lists; non-finite values stay as ``nan`` / ``inf``.
         """
         out: dict[str, list[float] | list[int]] = {"epoch": list(range(1, self.epochs + 1))}
         for key in (*EPOCH_KEYS, "step_loss"):
             out[key] = list(getattr(self, key))
+        for key, values in self.metrics.items():
+            out[key] = list(values)
         return out
+
+    def series(self, name: str) -> list[float]:
+        """One per-epoch series by name: one of :data:`EPOCH_KEYS` or of :attr:`metrics`.
+
+        Args:
+            name: ``"val_loss"``, ``"val_f1"``, ...
+
+        Returns:
+            The list itself (not a copy).
+
+        Raises:
+            KeyError: For a name that is not recorded, listing the names that are.
+
+        Example:
+            >>> History(train_loss=[0.5], metrics={"train_f1": [0.7]}).series("train_f1")
+            [0.7]
+        """
+        if name in EPOCH_KEYS:
+            values: list[float] = getattr(self, name)
+            return values
+        if name in self.metrics:
+            return self.metrics[name]
+        raise KeyError(
+            f"History has no series {name!r}; recorded: {', '.join(self.series_names())}"
+        )
+
+    def series_names(self) -> list[str]:
+        """The per-epoch series names: :data:`EPOCH_KEYS`, then the extra :attr:`metrics`."""
+        return [*EPOCH_KEYS, *self.metrics]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> History:
         """Build a history from :meth:`to_dict` output (unknown keys such as ``"meta"`` are ignored).
+
+        Keys that start with ``train_`` or ``val_``, are not one of :data:`EPOCH_KEYS` and hold
+        a list are extra :attr:`metrics`.
 
         Args:
             data: Mapping with some of the keys of :meth:`to_dict`; missing series become empty.
@@ -198,10 +245,15 @@ class History:
         """
         kwargs: dict[str, Any] = {k: _floats(data.get(k), k) for k in (*EPOCH_KEYS, "step_loss")}
         reason = data.get("stop_reason")
-        hist = cls(**kwargs, stop_reason=None if reason is None else str(reason))
+        extra = {
+            str(k): _floats(v, str(k))
+            for k, v in data.items()
+            if _is_metric_key(k) and isinstance(v, (list, tuple))
+        }
+        hist = cls(**kwargs, stop_reason=None if reason is None else str(reason), metrics=extra)
         n = hist.epochs
-        for key in EPOCH_KEYS:
-            length = len(getattr(hist, key))
+        for key in hist.series_names():
+            length = len(hist.series(key))
             if length not in (0, n):
                 raise ValueError(
                     f"History series {key!r} has {length} values but train_loss has {n}; every "
@@ -245,7 +297,8 @@ class History:
         return cls.from_dict(data)
 
     def to_csv(self, path: str | os.PathLike[str], *, all_ranks: bool = False) -> None:
-        """Write one row per epoch under the header ``epoch,train_loss,...,grad_norm``.
+        """Write one row per epoch under the header ``epoch,train_loss,...,grad_norm`` (then
+        one column per extra metric, e.g. ``train_f1,val_f1``).
 
         Missing values are empty cells. ``step_loss`` and ``stop_reason`` are not part of the CSV
         (use :meth:`to_json` to keep them). The write is atomic.
@@ -260,11 +313,12 @@ class History:
 
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["epoch", *EPOCH_KEYS])
+        keys = self.series_names()
+        writer.writerow(["epoch", *keys])
         for i in range(self.epochs):
             row: list[str | int] = [i + 1]
-            for key in EPOCH_KEYS:
-                series = getattr(self, key)
+            for key in keys:
+                series = self.series(key)
                 row.append(repr(series[i]) if i < len(series) else "")
             writer.writerow(row)
         atomic_write_text(path, buf.getvalue())
@@ -278,12 +332,14 @@ class History:
 
         Returns:
             A new :class:`History` (``step_loss`` empty). A column whose cells are all empty
-            becomes an empty series; a single empty cell becomes ``nan``.
+            becomes an empty series; a single empty cell becomes ``nan``. Columns named
+            ``train_*`` / ``val_*`` other than :data:`EPOCH_KEYS` become :attr:`metrics`.
         """
         with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
         data: dict[str, list[float | None]] = {}
-        for key in EPOCH_KEYS:
+        columns = [str(k) for k in (rows[0] if rows else {}) if k is not None]
+        for key in (*EPOCH_KEYS, *(c for c in columns if _is_metric_key(c))):
             cells = [row.get(key) or "" for row in rows]
             if any(c.strip() for c in cells):
                 data[key] = [float(c) if c.strip() else None for c in cells]

@@ -55,13 +55,16 @@ TRAINER_FIELDS: tuple[str, ...] = (
     "max_epochs", "batch_size", "optimizer", "lr", "weight_decay", "scheduler", "loss",
     "label_smoothing", "device", "precision", "grad_clip", "accumulate", "channels_last",
     "compile", "seed", "deterministic", "callbacks", "progress", "num_workers", "sync_batchnorm",
-    "augment", "normalize", "eval_batch_size",
+    "augment", "normalize", "eval_batch_size", "class_weight", "metrics",
+    "scheduler_options", "ema",
 )  # fmt: skip
 
 #: Callback types ``cnnkit.training.callback_from_dict`` builds, with their keyword arguments.
 CALLBACK_TYPES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "EarlyStopping": ("monitor", "patience", "min_delta", "mode", "restore_best_weights"),
     "ModelCheckpoint": ("dirpath", "save_best", "save_last", "monitor", "mode"),
+    "CSVLogger": ("path", "steps"),
+    "TensorBoardLogger": ("log_dir", "steps"),
 })  # fmt: skip
 
 #: Keyword arguments of ``cnnkit.augment.default`` a change may set (``generator`` is not data).

@@ -7,7 +7,14 @@ Example:
 
 from cnnkit.history import History
 
-from .callbacks import Callback, EarlyStopping, ModelCheckpoint, callback_from_dict
+from .callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    ModelCheckpoint,
+    TensorBoardLogger,
+    callback_from_dict,
+)
 from .checkpoint import load_checkpoint, save_checkpoint
 from .lr_find import LRFindResult
 from .seed import seed_everything
@@ -15,12 +22,14 @@ from .state import FitState
 from .trainer import Trainer
 
 __all__ = [
+    "CSVLogger",
     "Callback",
     "EarlyStopping",
     "FitState",
     "History",
     "LRFindResult",
     "ModelCheckpoint",
+    "TensorBoardLogger",
     "Trainer",
     "callback_from_dict",
     "load_checkpoint",

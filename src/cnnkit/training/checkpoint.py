@@ -25,6 +25,8 @@ from torch import nn
 from cnnkit._atomic import atomic_write
 from cnnkit.history import History
 
+from .ema import ema_state, load_ema_state
+
 __all__ = [
     "CHECKPOINT_FORMAT",
     "TrainingState",
@@ -58,6 +60,8 @@ class TrainingState(Protocol):
     should_stop: bool
     stop_reason: str | None
     schedule_steps: int | None
+    ema: Any
+    ema_decay: float | None
 
 
 # ---------------------------------------------------------------------- save and load
@@ -79,6 +83,7 @@ def load_checkpoint(
     model: nn.Module | None = None,
     *,
     map_location: str | torch.device = "cpu",
+    ema: bool = False,
 ) -> dict[str, Any]:
     """Load a cnnkit checkpoint with ``weights_only=True``, optionally into ``model``.
 
@@ -86,10 +91,13 @@ def load_checkpoint(
         path: A file written by :class:`~cnnkit.training.ModelCheckpoint` (``last.pt``/``best.pt``).
         model: If given, ``model.load_state_dict(checkpoint["model"])`` is called.
         map_location: Where tensors are loaded (default CPU).
+        ema: Load the moving average of the weights (``Trainer(ema=...)``, the weights
+            validation ran on) into ``model`` instead of the trained weights.
 
     Returns:
         The checkpoint dict: ``model``, ``optimizer``, ``scheduler``, ``scaler``, ``rng``,
-        ``epoch`` (completed epochs), ``history`` (a :meth:`History.to_dict`), ``callbacks``.
+        ``epoch`` (completed epochs), ``history`` (a :meth:`History.to_dict`), ``callbacks``,
+        ``ema`` (``None`` without ``Trainer(ema=...)``; older checkpoints lack the key).
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
@@ -123,8 +131,13 @@ def load_checkpoint(
             f"{p} is not a cnnkit checkpoint (no 'cnnkit_checkpoint' key); for a bare state_dict "
             "use model.load_state_dict(torch.load(path, weights_only=True))"
         )
+    if ema and ckpt.get("ema") is None:
+        raise ValueError(
+            f"{p} holds no moving average of the weights (it was written without "
+            "Trainer(ema=...)); load it with ema=False"
+        )
     if model is not None:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(ckpt["ema"]["weights"] if ema else ckpt["model"])
     return ckpt
 
 
@@ -186,8 +199,11 @@ def build_checkpoint(state: TrainingState) -> dict[str, Any]:
     Returns:
         Dict with ``cnnkit_checkpoint`` (format version), ``epoch``, ``model``, ``optimizer``,
         ``scheduler``, ``scaler``, ``rng``, ``history``, ``callbacks``, ``should_stop``,
-        ``stop_reason``, ``max_epochs`` and ``schedule_steps``.
+        ``stop_reason``, ``max_epochs``, ``schedule_steps`` and ``ema`` (``None``, or the
+        moving average of ``Trainer(ema=...)``: ``{"decay", "n_averaged", "weights"}``, its
+        ``weights`` a plain ``state_dict`` of the model).
     """
+    ema = getattr(state, "ema", None)
     return {
         "cnnkit_checkpoint": CHECKPOINT_FORMAT,
         "epoch": state.epoch,
@@ -202,6 +218,7 @@ def build_checkpoint(state: TrainingState) -> dict[str, Any]:
         "stop_reason": state.stop_reason,
         "max_epochs": state.max_epochs,
         "schedule_steps": state.schedule_steps,
+        "ema": None if ema is None else ema_state(ema, float(state.ema_decay or 0.0)),
     }
 
 
@@ -241,6 +258,7 @@ def restore(state: TrainingState, path: str | os.PathLike[str], device: torch.de
         ) from err
     if state.scheduler is not None and ckpt.get("scheduler") is not None:
         state.scheduler.load_state_dict(ckpt["scheduler"])
+    _restore_ema(state, ckpt, path)
     if state.scaler is not None and ckpt.get("scaler") is not None:
         state.scaler.load_state_dict(ckpt["scaler"])
     states = ckpt.get("callbacks") or {}
@@ -260,6 +278,24 @@ def restore(state: TrainingState, path: str | os.PathLike[str], device: torch.de
     state.should_stop = bool(ckpt.get("should_stop", False))
     state.stop_reason = ckpt.get("stop_reason")
     set_rng_state(ckpt["rng"], state.shuffle_generator)
+
+
+def _restore_ema(state: TrainingState, ckpt: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Load the checkpoint's moving average into ``state.ema`` (older checkpoints have none)."""
+    ema, saved = getattr(state, "ema", None), ckpt.get("ema")
+    if ema is None:
+        return
+    if saved is None:
+        # A checkpoint of a run without ema (or of cnnkit before it): start the average here.
+        ema.module.load_state_dict(state.model.state_dict())
+        warnings.warn(
+            f"checkpoint {path} holds no moving average of the weights (it was written without "
+            "Trainer(ema=...)); the average starts from its weights",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return
+    load_ema_state(ema, saved)
 
 
 def _planned_steps(ckpt: dict[str, Any]) -> int | None:

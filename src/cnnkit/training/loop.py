@@ -8,10 +8,11 @@ host/device synchronization on GPUs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,10 @@ from cnnkit.history import History
 
 from . import distributed as ddp_util
 from .callbacks.base import call_hook
-from .optim import is_plateau
+from .ema import copy_to as ema_copy_to
+from .ema import evaluating as ema_evaluating
+from .metrics import EpochMetrics
+from .optim import is_plateau, plateau_value
 from .precision import autocast
 from .progress import epoch_bar, finish_epoch
 from .seed import determinism
@@ -61,6 +65,12 @@ class Run:
         scaler: The fp16 gradient scaler, or ``None``.
         params: The trainable parameters (for the gradient norm and clipping).
         num_classes: The model's output width, once checked.
+        metrics: The ``Trainer(metrics=...)`` of a fit, or ``None``.
+        ema: The moving average of the weights (``Trainer(ema=...)``), updated after every
+            optimizer step and validated on, or ``None``.
+        plateau_monitor: The series a ``ReduceLROnPlateau`` steps on (``None``: ``val_loss``,
+            else ``train_loss``).
+        step_lr: The learning rate of each optimizer step of the current epoch.
     """
 
     opts: TrainerOptions
@@ -76,6 +86,10 @@ class Run:
     scaler: Any = None
     params: list[nn.Parameter] = field(default_factory=list)
     num_classes: int | None = None
+    metrics: EpochMetrics | None = None
+    ema: Any = None
+    plateau_monitor: str | None = None
+    step_lr: list[float] = field(default_factory=list)
 
 
 def make_run(
@@ -118,6 +132,8 @@ def make_run(
 
         loss_fn = cross_entropy
     else:
+        if isinstance(loss, nn.Module):
+            loss.to(device)  # e.g. nn.CrossEntropyLoss(weight=w): its weight buffer
         loss_fn = loss
     run = Run(opts=opts, device=device, info=info, model=model, net=model, loss_fn=loss_fn)
     if normalize is not None:
@@ -202,6 +218,8 @@ def train_epoch(
         ns.append(n)
         preds.append(out.detach().argmax(1))
         targets.append(yb if yb.ndim == 1 else yb.argmax(1))
+        if run.metrics is not None:
+            run.metrics.update("train", out, targets[-1])
         if bar is not None:
             bar.update(1)
         if stop_early and not math.isfinite(losses[-1].item()):
@@ -226,6 +244,7 @@ def optimizer_step(run: Run) -> torch.Tensor:
     """
     opt, scaler = run.optimizer, run.scaler
     assert opt is not None
+    run.step_lr.append(float(opt.param_groups[0]["lr"]))
     if scaler is not None:
         scaler.unscale_(opt)
     if run.opts.grad_clip is not None:
@@ -238,6 +257,8 @@ def optimizer_step(run: Run) -> torch.Tensor:
     else:
         opt.step()
     opt.zero_grad(set_to_none=True)
+    if run.ema is not None:
+        run.ema.update_parameters(run.model)
     if run.scheduler is not None and not is_plateau(run.scheduler):
         run.scheduler.step()
     return norm.detach().float()
@@ -277,6 +298,8 @@ def fit_epochs(
             run_epoch(state, run, train, val, gen, n_batches)
             for cb in state.callbacks:
                 call_hook(cb, "on_epoch_end", state)
+        if run.ema is not None:  # the model ends with the weights validation ran on
+            ema_copy_to(run.ema, state.model)
         for cb in state.callbacks:
             call_hook(cb, "on_fit_end", state)
     state.history.stop_reason = state.stop_reason
@@ -310,8 +333,13 @@ def run_epoch(
     lr = float(run.optimizer.param_groups[0]["lr"])
     bar = epoch_bar(opts.progress, info, epoch, opts.max_epochs, n_batches)
     t0 = time.perf_counter()
+    run.step_lr = []
     batches = train.train_batches(opts.batch_size, gen, info.rank, info.world_size, epoch)
+    if run.metrics is not None:
+        run.metrics.reset("train")
     res = train_epoch(run, batches, n_batches, bar)
+    if run.metrics is not None:
+        run.metrics.record(hist, "train", info, skip=False)
     # One all-reduce for all of the epoch's training numbers: [step sums..., correct, n,
     # finite grad-norm sum, finite grad-norm count].
     sums = res["sums"]
@@ -345,14 +373,23 @@ def run_epoch(
         if diverged:
             vl, va = math.nan, math.nan
         else:
-            vs, vc, vn = eval_sums(run, val, sharded=True)
+            observe = None
+            if run.metrics is not None:
+                run.metrics.reset("val")
+                observe = functools.partial(run.metrics.update, "val")
+            with ema_evaluating(run):  # Trainer(ema=...): validate the averaged weights
+                vs, vc, vn = eval_sums(run, val, sharded=True, observe=observe)
             vl, va = vs / vn, vc / vn
         hist.val_loss.append(vl)
         hist.val_acc.append(va)
+        if run.metrics is not None:
+            run.metrics.record(hist, "val", info, skip=diverged)
     hist.epoch_time.append(time.perf_counter() - t0)
     state.epoch = epoch
+    state.step_lr = list(run.step_lr)
     if run.scheduler is not None and is_plateau(run.scheduler) and not diverged:
-        run.scheduler.step(hist.val_loss[-1] if val is not None else train_loss)
+        monitor = run.plateau_monitor or ("val_loss" if val is not None else "train_loss")
+        run.scheduler.step(plateau_value(hist, monitor))
     finish_epoch(bar, opts.progress, info, epoch, opts.max_epochs, hist)
     if diverged:
         bad = next(j for j, v in enumerate(step_loss) if not math.isfinite(v))
@@ -367,7 +404,12 @@ def run_epoch(
 
 
 @torch.no_grad()
-def eval_sums(run: Run, src: Source, sharded: bool = False) -> tuple[float, float, float]:
+def eval_sums(
+    run: Run,
+    src: Source,
+    sharded: bool = False,
+    observe: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
+) -> tuple[float, float, float]:
     """Summed loss, correct count and sample count over ``src`` (all-reduced if sharded).
 
     Args:
@@ -375,6 +417,8 @@ def eval_sums(run: Run, src: Source, sharded: bool = False) -> tuple[float, floa
         src: Labelled data.
         sharded: Each rank evaluates its shard and the sums are all-reduced (validation under
             DDP); otherwise this process evaluates all of ``src``.
+        observe: Called with every batch's ``(logits (n, C), class indices (n,))`` (the
+            confusion matrix of ``evaluate``, the ``val_`` metrics of a fit).
 
     Returns:
         ``(loss_sum, correct, count)``.
@@ -399,6 +443,8 @@ def eval_sums(run: Run, src: Source, sharded: bool = False) -> tuple[float, floa
         target = yb if yb.ndim == 1 else yb.argmax(1)
         loss_sum += loss.double() * xb.shape[0]
         correct += (out.argmax(1) == target).sum()
+        if observe is not None:
+            observe(out, target)
         count += xb.shape[0]
     totals = ddp_util.all_reduce_sum(torch.stack([loss_sum, correct, count]), info).tolist()
     if totals[2] == 0:

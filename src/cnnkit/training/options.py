@@ -11,10 +11,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .callbacks.base import HOOKS, is_callback
-from .optim import OPTIMIZERS, SCHEDULERS
+from .ema import check_ema
+from .metrics import check_class_weight, check_metrics
+from .optim import OPTIMIZERS, SCHEDULERS, check_scheduler_options
 from .precision import PRECISIONS, check_device
 
-__all__ = ["ALIASES", "check_callbacks", "check_normalize", "unknown_option", "validate"]
+__all__ = [
+    "ALIASES",
+    "check_callbacks",
+    "check_loss_options",
+    "check_normalize",
+    "unknown_option",
+    "validate",
+]
 
 #: Other libraries' names for ``Trainer`` options, suggested when one is used by mistake.
 ALIASES = {"learning_rate": "lr", "epochs": "max_epochs", "clip_grad_norm": "grad_clip"}
@@ -27,8 +36,9 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
         values: Option name -> value, for all options.
 
     Returns:
-        ``device`` (checked), ``callbacks`` (a tuple) and, when given, ``normalize`` (two
-        tuples of floats).
+        ``device`` (checked), ``callbacks`` (a tuple), ``scheduler_options`` (a dict or
+        ``None``), ``ema`` (a float or ``None``) and, when given, ``normalize`` (two tuples of
+        floats).
 
     Raises:
         ValueError / TypeError: For the first invalid option, naming it, the value and the
@@ -80,7 +90,44 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
     if values["normalize"] is not None:
         out["normalize"] = check_normalize(values["normalize"])
     out["callbacks"] = check_callbacks(values["callbacks"])
+    out.update(check_loss_options(values))
+    out["scheduler_options"] = check_scheduler_options(
+        scheduler, values["scheduler_options"], out["metrics"]
+    )
+    out["ema"] = check_ema(values["ema"])
     return out
+
+
+def check_loss_options(values: dict[str, Any]) -> dict[str, Any]:
+    """Check ``class_weight`` and ``metrics``, and what a custom loss cannot combine with.
+
+    Args:
+        values: Option name -> value, for all options.
+
+    Returns:
+        ``class_weight`` (``None``, ``"balanced"`` or a tuple) and ``metrics`` (a dict or
+        ``None``) in canonical form.
+
+    Raises:
+        ValueError: For ``label_smoothing`` or ``class_weight`` with a custom ``loss`` (it
+            would be silently ignored), or a bad ``class_weight``/``metrics`` value.
+    """
+    loss, smoothing = values["loss"], values["label_smoothing"]
+    class_weight = check_class_weight(values["class_weight"])
+    if loss is not None and smoothing:
+        raise ValueError(
+            f"Trainer(loss={loss!r}, label_smoothing={smoothing}): label_smoothing applies "
+            "to the default cross-entropy only and would be ignored; drop loss= (and pass "
+            "class_weight= for a weighted loss), or smooth inside your loss, e.g. "
+            f"nn.CrossEntropyLoss(label_smoothing={smoothing})"
+        )
+    if loss is not None and class_weight is not None:
+        raise ValueError(
+            f"Trainer(loss={loss!r}, class_weight={values['class_weight']!r}): class_weight "
+            "applies to the default cross-entropy only; drop loss=, or weight your own loss"
+        )
+    metrics = check_metrics(values["metrics"]) or None
+    return {"class_weight": class_weight, "metrics": metrics}
 
 
 def check_normalize(value: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -1,6 +1,7 @@
-"""Progress output: a tqdm bar per epoch on a terminal, else one summary line per epoch.
+"""Progress output: a tqdm bar per epoch on a terminal or in Jupyter, else one line per epoch.
 
-Only rank 0 prints; ``Trainer(progress=False)`` prints nothing.
+The bar is ``tqdm.auto``'s: a widget in a Jupyter notebook (text when ``ipywidgets`` is
+missing), text on a terminal. Only rank 0 prints; ``Trainer(progress=False)`` prints nothing.
 """
 
 from __future__ import annotations
@@ -12,13 +13,22 @@ from cnnkit.history import History
 
 from .distributed import DistInfo
 
-__all__ = ["epoch_bar", "finish_epoch", "summary"]
+__all__ = ["epoch_bar", "finish_epoch", "in_notebook", "summary"]
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (IPython's ``ZMQInteractiveShell``), without importing IPython."""
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    shell = get() if callable(get) else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def epoch_bar(
     progress: bool, info: DistInfo, epoch: int, max_epochs: int, total: int | None
 ) -> Any:
-    """A tqdm bar for one epoch when progress is on, this is rank 0 and stderr is a terminal.
+    """A tqdm bar for one epoch when progress is on, this is rank 0 and stderr is a terminal
+    (or this runs in a Jupyter notebook, whose stderr is not one).
 
     Args:
         progress: The ``Trainer(progress=...)`` option.
@@ -30,7 +40,7 @@ def epoch_bar(
     Returns:
         The bar (call ``update(1)`` per batch), or ``None``.
     """
-    if not (progress and info.is_main and sys.stderr.isatty()):
+    if not (progress and info.is_main and (sys.stderr.isatty() or in_notebook())):
         return None
     from tqdm.auto import tqdm
 

@@ -77,6 +77,12 @@ class FitState:
         stop_reason: Human-readable reason, copied to ``History.stop_reason`` on stop.
         schedule_steps: Total optimizer steps the learning-rate schedule was built for
             (``None`` without a step-based schedule); a resume must plan the same number.
+        ema: The moving average of the weights (``Trainer(ema=...)``: a
+            ``torch.optim.swa_utils.AveragedModel``; its ``.module`` is the averaged model that
+            validation runs on), or ``None``.
+        ema_decay: Its decay, or ``None``.
+        step_lr: The learning rate of each optimizer step of the epoch just trained (before
+            the step), for per-step logs.
     """
 
     trainer: TrainerOptions
@@ -95,6 +101,9 @@ class FitState:
     should_stop: bool = False
     stop_reason: str | None = None
     schedule_steps: int | None = None
+    ema: Any = None
+    ema_decay: float | None = None
+    step_lr: list[float] = field(default_factory=list)
 
     def checkpoint(self) -> dict[str, Any]:
         """Return the full training state as a ``weights_only``-loadable dict.

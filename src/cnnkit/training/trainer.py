@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +28,18 @@ from torch import nn
 from cnnkit.history import History
 
 from . import distributed as ddp_util
+from . import ema as ema_util
 from . import loop, optim, preflight
+from . import metrics as metrics_util
 from . import precision as device_policy
+from . import tta as tta_util
 from .callbacks.base import Callback
 from .callbacks.model_checkpoint import ModelCheckpoint
 from .checkpoint import restore
 from .lr_find import LRFindResult, range_test
 from .optim import OptimizerFactory, SchedulerFactory
 from .options import unknown_option, validate
+from .predict import outputs as predict_outputs
 from .seed import seed_everything
 from .sources import Source, as_source
 from .state import AugmentFn, FitState, LossFn
@@ -104,6 +108,18 @@ class Trainer:
             per-channel length is checked against the images' channels before training.
         eval_batch_size: Batch size of validation, ``evaluate`` and ``predict`` (default
             ``batch_size``).
+        class_weight: Class weights of the default cross-entropy (with ``label_smoothing``):
+            ``"balanced"`` (``n_samples / (n_classes * bincount)`` of the training labels) or
+            one weight per class; the training and the validation loss (see docs/training.md).
+        metrics: ``{name: fn(logits (N, C), targets (N,)) -> float}`` (on the whole epoch's
+            outputs) or objects with ``update``/``compute``/``reset`` (torchmetrics); recorded
+            per epoch in ``History.metrics`` as ``train_<name>`` and ``val_<name>``.
+        scheduler_options: Arguments of the named ``scheduler`` (see
+            :data:`~cnnkit.training.optim.SCHEDULER_OPTIONS`), e.g. for ``"plateau"``
+            (``ReduceLROnPlateau``, per epoch) ``{"monitor": "val_loss", "factor": 0.5,
+            "patience": 3}``.
+        ema: Decay in ``(0, 1)`` of a moving average of the weights (e.g. 0.999), updated per
+            optimizer step; validation runs on it, checkpoints hold it, ``fit`` ends with it.
 
     Raises:
         ValueError / TypeError: For an invalid option, naming it and the accepted values.
@@ -115,8 +131,9 @@ class Trainer:
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2))
         >>> trainer = Trainer(max_epochs=2, batch_size=16, seed=0, progress=False)
         >>> history = trainer.fit(model, (X, y), val=(X, y))
-        >>> len(history.train_loss), sorted(trainer.evaluate(model, (X, y)))
-        (2, ['accuracy', 'loss'])
+        >>> result = trainer.evaluate(model, (X, y))
+        >>> len(history.train_loss), result["confusion_matrix"].shape, sorted(result)[:2]
+        (2, torch.Size([2, 2]), ['accuracy', 'balanced_accuracy'])
         >>> Trainer(max_epochs=1, normalize=(0.5, 0.25)).normalize
         ((0.5,), (0.25,))
     """
@@ -144,6 +161,10 @@ class Trainer:
     augment: AugmentFn | None = None  # per-batch training hook (x, y) -> (x, y), on device
     normalize: tuple[float | Sequence[float], float | Sequence[float]] | None = None  # (mean, std)
     eval_batch_size: int | None = None  # None: batch_size
+    class_weight: str | Sequence[float] | None = None  # None | "balanced" | one weight a class
+    metrics: Mapping[str, Any] | None = None  # {name: fn(logits, targets) | update/compute obj}
+    scheduler_options: Mapping[str, Any] | None = None  # e.g. {"factor": 0.5, "patience": 3}
+    ema: float | None = None  # decay of the weights' moving average (e.g. 0.999); None: off
 
     # ------------------------------------------------------------------ options
     def __post_init__(self) -> None:
@@ -239,8 +260,10 @@ class Trainer:
         run.optimizer = optim.make_optimizer(self.optimizer, model, self.lr, self.weight_decay)
         n_batches = train_src.num_batches(self.batch_size, info.world_size)
         steps_per_epoch = None if n_batches is None else math.ceil(n_batches / self.accumulate)
-        run.scheduler = optim.make_scheduler(
-            self.scheduler, run.optimizer, self.lr, self.max_epochs, steps_per_epoch
+        plan = (self.lr, self.max_epochs, steps_per_epoch, self.scheduler_options)
+        run.scheduler = optim.make_scheduler(self.scheduler, run.optimizer, *plan)
+        run.plateau_monitor = optim.plateau_monitor(
+            self.scheduler, self.scheduler_options, val_src is not None
         )
         schedule_steps = (
             None
@@ -248,6 +271,7 @@ class Trainer:
             else steps_per_epoch * self.max_epochs
         )
         run.scaler = device_policy.make_scaler(self.precision, device)
+        run.metrics = metrics_util.EpochMetrics(self.metrics, device) if self.metrics else None
         run.net = ddp_util.wrap(model, device, info)
         if self.compile:
             backend = self.compile if isinstance(self.compile, str) else "inductor"
@@ -274,12 +298,19 @@ class Trainer:
             shuffle_generator=gen,
             schedule_steps=schedule_steps,
         )
+        if self.ema is not None:
+            run.ema = state.ema = ema_util.make_ema(model, self.ema)
+            state.ema_decay = self.ema
         if resume_from is not None:
             restore(state, resume_from, device)
         return loop.fit_epochs(state, run, train_src, val_src, gen, n_batches, self.deterministic)
 
-    def evaluate(self, model: nn.Module, data: Any) -> dict[str, float]:
-        """Mean loss and accuracy of ``model`` on labelled data (model in eval mode, no grad).
+    def evaluate(
+        self, model: nn.Module, data: Any, *, tta: bool | Sequence[str] = False
+    ) -> dict[str, Any]:
+        """Loss, accuracy, per-class metrics and the confusion matrix of ``model`` on ``data``.
+
+        The model is in eval mode, without gradients.
 
         Runs in this process on all of ``data`` (no sharding), with the trainer's device,
         precision, loss and ``normalize``.
@@ -287,9 +318,13 @@ class Trainer:
         Args:
             model: The classifier.
             data: ``(X, y)``, a ``Dataset`` or a ``DataLoader`` (labels required).
+            tta: ``True``: average the softmax of each image and its flip (see ``predict``);
+                the loss is that of the averaged probabilities.
 
         Returns:
-            ``{"loss": float, "accuracy": float}`` with accuracy in ``[0, 1]``.
+            ``loss``, ``accuracy``, ``per_class`` (lists ``precision``, ``recall``, ``f1``,
+            ``support``), ``macro_f1``, ``balanced_accuracy``, ``confusion_matrix`` (``(C, C)``
+            int64, true class in rows) and, with more than 5 classes, ``top5_accuracy``.
 
         Raises:
             ValueError / TypeError: As :meth:`fit` for bad data.
@@ -299,37 +334,47 @@ class Trainer:
             run, src, None, self.normalize, self.loss is not None
         )
         was_training = model.training
+        counter = metrics_util.ConfusionCounter(run.num_classes or 1, run.device, metrics_util.TOPK)
+        run.net = tta_util.wrap(run.net, tta)
         try:
-            loss_sum, correct, count = loop.eval_sums(run, src)
+            loss_sum, correct, count = loop.eval_sums(run, src, observe=counter)
         finally:
             model.train(was_training)
-        return {"loss": loss_sum / count, "accuracy": correct / count}
+        return metrics_util.evaluation(loss_sum / count, correct / count, counter)
 
-    @torch.no_grad()
-    def predict(self, model: nn.Module, X: Any) -> torch.Tensor:
-        """Logits of ``model`` for every sample of ``X`` (eval mode, no grad, in order).
+    def predict(
+        self,
+        model: nn.Module,
+        X: Any,
+        *,
+        probabilities: bool = False,
+        tta: bool | Sequence[str] = False,
+    ) -> torch.Tensor:
+        """Logits (or probabilities) of ``model`` for every sample of ``X`` (eval mode, no grad).
 
         Args:
             model: The classifier.
             X: ``(N, C, H, W)`` tensor/array (uint8 or float), ``(X, y)`` (``y`` ignored), a
                 ``Dataset`` or a ``DataLoader`` (labels, if any, ignored).
+            probabilities: Return softmax probabilities (each row sums to 1) instead of logits.
+            tta: Test-time augmentation: ``True`` averages the softmax of each image and its
+                horizontal flip (or a list of :data:`~cnnkit.training.tta.TTA_VIEWS`); the
+                result is the log of the averaged probabilities. Images ``(N, C, H, W)`` only.
 
         Returns:
-            Float32 CPU tensor of shape ``(N, num_classes)``; apply ``softmax(dim=1)`` for
-            probabilities or ``argmax(dim=1)`` for classes.
+            Float32 CPU tensor of shape ``(N, num_classes)``, in the order of ``X``; without
+            ``probabilities``, apply ``softmax(dim=1)`` for probabilities or ``argmax(dim=1)``
+            for classes.
+
+        Raises:
+            ValueError: For ``tta`` on inputs that are not images ``(N, C, H, W)``, or an
+                unknown view.
         """
+        tta_util.check_tta(tta)  # before the data is read
         run, src = self._local_run(model, X, "predict", labels=False)
-        was_training = model.training
-        model.eval()
-        outs = []
-        try:
-            for xb, _, _ in src.eval_batches(self.eval_batch_size or self.batch_size, 0, 1):
-                xb, _ = loop.prepare(run, xb, None, train=False)
-                with device_policy.autocast(self.precision, run.device):
-                    outs.append(run.net(xb).float().cpu())
-        finally:
-            model.train(was_training)
-        return torch.cat(outs)
+        run.net = tta_util.wrap(run.net, tta)
+        bs = self.eval_batch_size or self.batch_size
+        return predict_outputs(run, src, bs, probabilities=probabilities)
 
     def lr_find(
         self,
@@ -434,4 +479,7 @@ class Trainer:
         if check is not None:
             custom_loss = self.loss is not None
             run.num_classes = preflight.check_model(run, *check, self.normalize, custom_loss)
+            if self.class_weight is not None and not custom_loss:
+                w = metrics_util.resolve_class_weight(self, run.num_classes or 0, check[0])
+                run.loss_fn = metrics_util.weighted_cross_entropy(w, self.label_smoothing, device)
         return run

@@ -82,8 +82,10 @@ class EarlyStopping(Callback):
             self._tracker.best_epoch = state.epoch
             self.wait = 0
             if self.restore_best_weights:
+                # With Trainer(ema=...), the averaged weights are the ones validation judged.
+                src = state.model if state.ema is None else state.ema.module
                 self._best_weights = {
-                    k: v.detach().to("cpu", copy=True) for k, v in state.model.state_dict().items()
+                    k: v.detach().to("cpu", copy=True) for k, v in src.state_dict().items()
                 }
             return
         self.wait += 1

@@ -9,12 +9,17 @@ from ..state import FitState
 
 __all__ = ["MONITORS", "BestTracker", "check_monitor", "monitored", "resolve_mode"]
 
-#: The history series a callback may monitor.
+#: The history series a callback may monitor (plus ``train_<name>`` / ``val_<name>`` of every
+#: ``Trainer(metrics={name: ...})``).
 MONITORS = ("train_loss", "val_loss", "train_acc", "val_acc")
+
+#: Name parts of metrics that ``mode="auto"`` minimizes (every other metric is maximized).
+_LOWER_IS_BETTER = ("loss", "error", "err", "mse", "mae", "nll")
 
 
 def resolve_mode(monitor: str, mode: str) -> Literal["min", "max"]:
-    """``"auto"`` maximizes accuracies and minimizes losses.
+    """``"auto"`` minimizes losses and errors (a name part ``loss``, ``error``, ``err``,
+    ``mse``, ``mae`` or ``nll``) and maximizes everything else (accuracies, F1, ...).
 
     Args:
         monitor: The monitored series.
@@ -27,7 +32,8 @@ def resolve_mode(monitor: str, mode: str) -> Literal["min", "max"]:
         ValueError: For another mode.
     """
     if mode == "auto":
-        return "max" if "acc" in monitor else "min"
+        parts = monitor.lower().split("_")
+        return "min" if any(p in _LOWER_IS_BETTER for p in parts) else "max"
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
     return "min" if mode == "min" else "max"
@@ -35,7 +41,8 @@ def resolve_mode(monitor: str, mode: str) -> Literal["min", "max"]:
 
 def monitored(state: FitState, monitor: str) -> float:
     """The last value of the monitored series (``nan`` before any epoch)."""
-    series = getattr(state.history, monitor)
+    hist = state.history
+    series = getattr(hist, monitor) if monitor in MONITORS else hist.metrics.get(monitor, [])
     return float(series[-1]) if series else math.nan
 
 
@@ -50,8 +57,15 @@ def check_monitor(state: FitState, monitor: str, owner: str) -> None:
     Raises:
         ValueError: As described, naming the alternative.
     """
-    if monitor not in MONITORS:
-        raise ValueError(f"{owner}: monitor must be one of {MONITORS}, got {monitor!r}")
+    extra = getattr(state.trainer, "metrics", None) or {}
+    names = [*MONITORS, *(f"{p}_{n}" for n in extra for p in ("train", "val"))]
+    names += [n for n in state.history.metrics if n not in names]  # a resumed history
+    if monitor not in names:
+        raise ValueError(
+            f"{owner}: monitor {monitor!r} is not recorded; the names that exist are "
+            f"{', '.join(names)} (add a metric with Trainer(metrics={{'f1': fn}}) to "
+            "monitor 'val_f1')"
+        )
     if monitor.startswith("val_") and not state.has_val:
         raise ValueError(
             f"{owner} monitors {monitor!r} but fit() got no validation data; pass val=(X, y) "

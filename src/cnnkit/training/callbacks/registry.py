@@ -6,8 +6,10 @@ import copy
 from typing import Any
 
 from .base import Callback
+from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
 from .model_checkpoint import ModelCheckpoint
+from .tensorboard_logger import TensorBoardLogger
 
 __all__ = ["callback_from_dict"]
 
@@ -15,6 +17,8 @@ __all__ = ["callback_from_dict"]
 _REGISTRY: dict[str, type[Callback]] = {
     "EarlyStopping": EarlyStopping,
     "ModelCheckpoint": ModelCheckpoint,
+    "CSVLogger": CSVLogger,
+    "TensorBoardLogger": TensorBoardLogger,
 }
 
 
@@ -22,7 +26,8 @@ def callback_from_dict(spec: dict[str, Any]) -> Callback:
     """Build a callback from a remedy-style dict such as ``{"type": "EarlyStopping", "patience": 5}``.
 
     Args:
-        spec: ``"type"`` (``"EarlyStopping"`` or ``"ModelCheckpoint"``) plus constructor kwargs.
+        spec: ``"type"`` (``"EarlyStopping"``, ``"ModelCheckpoint"``, ``"CSVLogger"`` or
+            ``"TensorBoardLogger"``) plus constructor kwargs.
 
     Returns:
         The callback.
