@@ -56,7 +56,7 @@ TRAINER_FIELDS: tuple[str, ...] = (
     "label_smoothing", "device", "precision", "grad_clip", "accumulate", "channels_last",
     "compile", "seed", "deterministic", "callbacks", "progress", "num_workers", "sync_batchnorm",
     "augment", "normalize", "eval_batch_size", "class_weight", "metrics",
-    "scheduler_options", "ema",
+    "scheduler_options", "ema", "backbone_lr",
 )  # fmt: skip
 
 #: Callback types ``cnnkit.training.callback_from_dict`` builds, with their keyword arguments.

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnnkit.backbones.head import head_name
 from cnnkit.history import History
 
 from .callbacks.monitor import resolve_mode
@@ -56,28 +57,50 @@ SCHEDULER_OPTIONS: dict[str, tuple[str, ...]] = {
 _PLATEAU_MONITORS = ("val_loss", "val_acc", "train_loss", "train_acc")
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+def param_groups(
+    model: nn.Module, weight_decay: float, *, backbone_lr: float | None = None
+) -> list[dict[str, Any]]:
     """The trainable parameters, split so that only 2+ dimensional tensors are decayed.
 
     Args:
         model: The model.
         weight_decay: The decay of weights (0: one group without decay).
+        backbone_lr: When given, the parameters outside the head (``head_name(model)`` of
+            :mod:`cnnkit.backbones`: a ``ConvNet``'s ``head``, else the final classifier) form
+            groups of their own with this ``"lr"``; the head's groups keep the optimizer's rate.
 
     Returns:
-        Parameter groups, each with its ``weight_decay``; empty groups are left out.
+        Parameter groups, each with its ``weight_decay`` (and ``lr`` for the body); empty
+        groups are left out.
     """
-    params = [p for p in model.parameters() if p.requires_grad]
-    if weight_decay > 0:
-        groups: list[dict[str, Any]] = [
-            {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
-            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    parts: list[tuple[list[nn.Parameter], dict[str, Any]]] = [([p for _, p in named], {})]
+    if backbone_lr is not None:
+        head = head_name(model)
+        in_head = [n == head or n.startswith(head + ".") for n, _ in named]
+        parts = [
+            ([p for (_, p), h in zip(named, in_head, strict=True) if not h], {"lr": backbone_lr}),
+            ([p for (_, p), h in zip(named, in_head, strict=True) if h], {}),
         ]
-        return [g for g in groups if g["params"]]
-    return [{"params": params, "weight_decay": 0.0}]
+    groups: list[dict[str, Any]] = []
+    for params, extra in parts:
+        if weight_decay > 0:
+            groups += [
+                {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay, **extra},
+                {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, **extra},
+            ]
+        else:
+            groups.append({"params": params, "weight_decay": 0.0, **extra})
+    return [g for g in groups if g["params"]] or [{"params": [], "weight_decay": 0.0}]
 
 
 def make_optimizer(
-    optimizer: str | OptimizerFactory, model: nn.Module, lr: float, weight_decay: float
+    optimizer: str | OptimizerFactory,
+    model: nn.Module,
+    lr: float,
+    weight_decay: float,
+    *,
+    backbone_lr: float | None = None,
 ) -> torch.optim.Optimizer:
     """Build the optimizer a ``Trainer`` option names.
 
@@ -87,6 +110,7 @@ def make_optimizer(
         model: The model whose trainable parameters are optimized.
         lr: The learning rate.
         weight_decay: See :func:`param_groups`.
+        backbone_lr: See :func:`param_groups`.
 
     Returns:
         The optimizer.
@@ -94,7 +118,7 @@ def make_optimizer(
     Raises:
         TypeError: If a factory returns something that is not a ``torch.optim.Optimizer``.
     """
-    groups = param_groups(model, weight_decay)
+    groups = param_groups(model, weight_decay, backbone_lr=backbone_lr)
     if optimizer == "adam":
         return torch.optim.Adam(groups, lr=lr)
     if optimizer == "adamw":
@@ -261,7 +285,9 @@ def make_scheduler(
         )
     total = steps_per_epoch * max_epochs
     if scheduler == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, **opts)
+        # Each group peaks at its own rate, so a fine-tuned body stays proportionally slower.
+        max_lr = [float(g.get("initial_lr", g["lr"])) for g in opt.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=total, **opts)
     if scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, **opts)
     assert callable(scheduler)

@@ -60,6 +60,11 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
         raise bad("lr", "must be a finite number > 0")
     if not values["weight_decay"] >= 0:
         raise bad("weight_decay", "must be >= 0")
+    backbone_lr = values.get("backbone_lr")
+    if backbone_lr is not None and not (
+        isinstance(backbone_lr, (int, float)) and math.isfinite(backbone_lr) and backbone_lr >= 0
+    ):
+        raise bad("backbone_lr", "must be a finite number >= 0 (0 freezes the body) or None")
     if not 0 <= values["label_smoothing"] < 1:
         raise bad("label_smoothing", "must be in [0, 1)")
     if grad_clip is not None and not grad_clip > 0:

@@ -120,6 +120,8 @@ class Trainer:
             "patience": 3}``.
         ema: Decay in ``(0, 1)`` of a moving average of the weights (e.g. 0.999), updated per
             optimizer step; validation runs on it, checkpoints hold it, ``fit`` ends with it.
+        backbone_lr: Fine-tuning: the rate of everything but the head (``head_name(model)`` of
+            :mod:`cnnkit.backbones`), which keeps ``lr``; ``None``: one rate for all.
 
     Raises:
         ValueError / TypeError: For an invalid option, naming it and the accepted values.
@@ -165,6 +167,7 @@ class Trainer:
     metrics: Mapping[str, Any] | None = None  # {name: fn(logits, targets) | update/compute obj}
     scheduler_options: Mapping[str, Any] | None = None  # e.g. {"factor": 0.5, "patience": 3}
     ema: float | None = None  # decay of the weights' moving average (e.g. 0.999); None: off
+    backbone_lr: float | None = None  # lr of the body when fine-tuning; None: lr everywhere
 
     # ------------------------------------------------------------------ options
     def __post_init__(self) -> None:
@@ -257,7 +260,9 @@ class Trainer:
         run.params = [p for p in model.parameters() if p.requires_grad]
         if not run.params:
             raise ValueError("the model has no trainable parameters (all requires_grad=False)")
-        run.optimizer = optim.make_optimizer(self.optimizer, model, self.lr, self.weight_decay)
+        run.optimizer = optim.make_optimizer(
+            self.optimizer, model, self.lr, self.weight_decay, backbone_lr=self.backbone_lr
+        )
         n_batches = train_src.num_batches(self.batch_size, info.world_size)
         steps_per_epoch = None if n_batches is None else math.ceil(n_batches / self.accumulate)
         plan = (self.lr, self.max_epochs, steps_per_epoch, self.scheduler_options)
@@ -425,7 +430,9 @@ class Trainer:
         rng = torch.get_rng_state()
         run = self._setup(model, device, ddp_util.DistInfo(), check=(src, None))
         run.params = [p for p in model.parameters() if p.requires_grad]
-        run.optimizer = optim.make_optimizer(self.optimizer, model, self.lr, self.weight_decay)
+        run.optimizer = optim.make_optimizer(
+            self.optimizer, model, self.lr, self.weight_decay, backbone_lr=self.backbone_lr
+        )
         run.scaler = device_policy.make_scaler(self.precision, device)
         gen = torch.Generator().manual_seed(self.seed if self.seed is not None else 0)
         try:
