@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from cnnkit.saving.model_file import save_model
 
 from ..state import FitState
 from .base import Callback
@@ -31,10 +34,17 @@ class ModelCheckpoint(Callback):
         monitor: Metric deciding "best"; ``None`` means ``"val_loss"`` with validation data and
             ``"train_loss"`` without.
         mode: ``"min"``, ``"max"`` or ``"auto"`` (``"max"`` for accuracies).
+        save_model: Also write ``best_model.pt`` / ``last_model.pt`` in the one-file format of
+            :func:`cnnkit.save_model` (weights, builder spec, ``classes``, the trainer's
+            ``normalize``), which :func:`cnnkit.load_model` turns back into a ready model. The
+            model must be one a ``ModelBuilder`` built.
+        classes: Class names stored in those model files.
 
     Raises:
         ValueError: If ``dirpath`` ends in ``.pt``, ``.pth`` or ``.ckpt`` (a file name, not a
             directory), or if both ``save_best`` and ``save_last`` are False.
+        TypeError: At the first save with ``save_model=True``, for a model without a builder
+            spec.
 
     Example:
         >>> ckpt = ModelCheckpoint("runs/exp1")
@@ -50,6 +60,8 @@ class ModelCheckpoint(Callback):
         save_last: bool = True,
         monitor: str | None = None,
         mode: str = "auto",
+        save_model: bool = False,
+        classes: Sequence[str] | None = None,
     ) -> None:
         if not (save_best or save_last):
             raise ValueError(
@@ -65,6 +77,8 @@ class ModelCheckpoint(Callback):
         self.save_last = save_last
         self.monitor = monitor
         self.mode = mode
+        self.save_model = save_model
+        self.classes = None if classes is None else [str(c) for c in classes]
         self._tracker: BestTracker | None = None
         if monitor is not None:
             self._tracker = BestTracker(monitor, mode, 0.0)
@@ -98,8 +112,15 @@ class ModelCheckpoint(Callback):
             self._tracker.best_epoch = state.epoch
         if is_best and self.save_best:
             state.save_checkpoint(self.best_path)
+            self._write_model(state, self.dirpath / "best_model.pt")
         if self.save_last:
             state.save_checkpoint(self.last_path)
+            self._write_model(state, self.dirpath / "last_model.pt")
+
+    def _write_model(self, state: FitState, path: Path) -> None:
+        if self.save_model and state.is_main:
+            save_model(state.model, path, classes=self.classes, normalize=state.trainer.normalize,
+                       extra={"epoch": state.epoch})  # fmt: skip
 
     def state_dict(self) -> dict[str, Any] | None:
         """The best value so far and its epoch."""
