@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import warnings
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +23,7 @@ from torch import nn
 
 from cnnkit._atomic import atomic_write
 from cnnkit.history import History
+from cnnkit.saving.safe_load import safe_torch_load
 
 from .ema import ema_state, load_ema_state
 
@@ -111,21 +111,14 @@ def load_checkpoint(
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no checkpoint at {p}; pass the path of last.pt or best.pt")
-    try:
-        with warnings.catch_warnings():
-            # A plain pickle makes torch warn about its protocol and ask for a bug report.
-            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
-            ckpt = torch.load(p, map_location=map_location, weights_only=True)
-    except PermissionError:
-        raise
-    except Exception as err:
-        # torch's own message advises loading with weights_only=False, i.e. running code from
-        # the file: say what is wrong instead, and do not chain (that would print the advice).
-        raise ValueError(
-            f"{p} is not a cnnkit checkpoint or is damaged: {_unreadable_reason(err, p)}. Pass "
-            "the last.pt or best.pt that ModelCheckpoint wrote (a copy cut short in transfer is "
-            "damaged too)"
-        ) from None
+    # One safe load for every file cnnkit reads: torch's own error advises weights_only=False.
+    ckpt = safe_torch_load(
+        p,
+        what="a cnnkit checkpoint",
+        hint="Pass the last.pt or best.pt that ModelCheckpoint wrote (a copy cut short in "
+        "transfer is damaged too)",
+        map_location=map_location,
+    )
     if not isinstance(ckpt, dict) or "cnnkit_checkpoint" not in ckpt:
         raise ValueError(
             f"{p} is not a cnnkit checkpoint (no 'cnnkit_checkpoint' key); for a bare state_dict "
@@ -139,24 +132,6 @@ def load_checkpoint(
     if model is not None:
         model.load_state_dict(ckpt["ema"]["weights"] if ema else ckpt["model"])
     return ckpt
-
-
-def _unreadable_reason(err: BaseException, path: Path) -> str:
-    """Why ``torch.load`` could not read ``path``, in words that never suggest unsafe loading."""
-    with path.open("rb") as fh:
-        head = fh.read(4)
-    text = str(err)
-    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
-    if found:
-        return (
-            f"it holds a pickled Python object ({found.group(1)}), not only tensors and plain "
-            "values, and cnnkit never unpickles objects (that would run code from the file)"
-        )
-    if not head:
-        return "the file is empty"
-    if head.startswith(b"PK"):  # torch.save's zip archive, cut short or corrupted
-        return "it is truncated or corrupted (torch.load cannot read its archive)"
-    return "it is not a file written by torch.save"
 
 
 # ---------------------------------------------------------------------- payload
