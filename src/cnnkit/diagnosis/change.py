@@ -62,7 +62,8 @@ TRAINER_FIELDS: tuple[str, ...] = (
 #: Callback types ``cnnkit.training.callback_from_dict`` builds, with their keyword arguments.
 CALLBACK_TYPES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "EarlyStopping": ("monitor", "patience", "min_delta", "mode", "restore_best_weights"),
-    "ModelCheckpoint": ("dirpath", "save_best", "save_last", "monitor", "mode"),
+    "ModelCheckpoint": ("dirpath", "save_best", "save_last", "monitor", "mode", "save_model",
+                        "classes"),
     "CSVLogger": ("path", "steps"),
     "TensorBoardLogger": ("log_dir", "steps"),
 })  # fmt: skip
