@@ -2,7 +2,10 @@
 
 ``device="auto"`` means CUDA, then MPS, then CPU (under DDP: ``cuda:<LOCAL_RANK>``). Mixed precision
 is used only where the device supports it: ``"bf16-mixed"`` on CUDA with bfloat16 and on CPU,
-``"16-mixed"`` on CUDA (with a :class:`torch.amp.GradScaler`) and MPS.
+``"16-mixed"`` on CUDA (with a :class:`torch.amp.GradScaler`) and MPS. ``"auto"`` is
+``"bf16-mixed"`` where the device computes in bfloat16 natively (:func:`has_fast_bf16`), else
+``"32"``: on a CPU with AVX512-BF16 it trains 2-3 times faster at the same accuracy
+(``benchmarks/time_to_accuracy.py``, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ __all__ = [
     "autocast",
     "check_device",
     "check_precision",
+    "effective_precision",
     "grad_scaler",
+    "has_fast_bf16",
     "make_scaler",
     "resolve_device",
 ]
 
 #: The accepted ``Trainer(precision=...)`` values.
-PRECISIONS = ("32", "bf16-mixed", "16-mixed")
+PRECISIONS = ("32", "bf16-mixed", "16-mixed", "auto")
 
 _DEVICE_FORMS = "'auto', 'cpu', 'cuda', 'cuda:N' (e.g. 'cuda:0'), 'mps' or a torch.device"
 
@@ -95,6 +100,36 @@ def resolve_device(device: str | torch.device, info: DistInfo) -> torch.device:
     return torch.device("cpu")
 
 
+def has_fast_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 natively: a CUDA GPU with bf16, or a CPU with AVX512-BF16
+    or AMX tiles (Intel Cooper Lake, Sapphire Rapids and later; AMD Zen 4 and later).
+
+    Other CPUs emulate bfloat16 and are slower with it than in float32, which is why
+    ``precision="auto"`` asks. ``torch.cpu._is_avx512_bf16_supported`` is private API (stable
+    since torch 2.0); where it is missing the answer is ``False``, the safe side.
+    """
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    cpu = torch.cpu
+    checks = [getattr(cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(bool(check()) for check in checks if check is not None)
+
+
+def effective_precision(precision: str, device: torch.device) -> str:
+    """The precision a run uses: ``"auto"`` becomes ``"bf16-mixed"`` where
+    :func:`has_fast_bf16` says the device runs it natively, else ``"32"``; others are unchanged.
+
+    Example:
+        >>> effective_precision("32", torch.device("cpu"))
+        '32'
+    """
+    if precision != "auto":
+        return precision
+    return "bf16-mixed" if has_fast_bf16(device) else "32"
+
+
 def check_precision(precision: str, device: torch.device) -> None:
     """Refuse a precision the device cannot run, naming the alternative.
 
@@ -132,6 +167,7 @@ def autocast(precision: str, device: torch.device) -> contextlib.AbstractContext
     Returns:
         A null context for ``"32"``, else autocast to bfloat16 or float16.
     """
+    precision = effective_precision(precision, device)
     if precision == "32":
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16-mixed" else torch.float16
@@ -156,6 +192,6 @@ def make_scaler(precision: str, device: torch.device) -> Any:
     Returns:
         A ``GradScaler`` or ``None``.
     """
-    if precision == "16-mixed" and device.type == "cuda":
+    if effective_precision(precision, device) == "16-mixed" and device.type == "cuda":
         return grad_scaler(device.type)
     return None

@@ -77,7 +77,9 @@ class Trainer:
         device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
             ``"mps"`` or a ``torch.device``; an invalid string fails here, not in ``fit``.
         precision: ``"32"``; ``"bf16-mixed"`` (autocast to bfloat16; CUDA with bf16 support, or
-            CPU); ``"16-mixed"`` (float16 autocast with a gradient scaler; CUDA or MPS).
+            CPU); ``"16-mixed"`` (float16 autocast with a gradient scaler; CUDA or MPS);
+            ``"auto"``: ``"bf16-mixed"`` where the device runs bfloat16 natively (a bf16 GPU, a
+            CPU with AVX512-BF16 or AMX), else ``"32"``.
         grad_clip: Clip the global gradient L2 norm to this value (``None``: no clipping).
         accumulate: Batches per optimizer step (gradient accumulation; the loss of each batch is
             divided by ``accumulate``).
@@ -149,7 +151,7 @@ class Trainer:
     loss: LossFn | None = None  # None: cross-entropy (class indices or soft targets)
     label_smoothing: float = 0.0  # for the default cross-entropy
     device: str | torch.device = "auto"  # "auto": cuda > mps > cpu
-    precision: str = "32"  # "32" | "bf16-mixed" (cuda, cpu) | "16-mixed" (cuda, mps)
+    precision: str = "32"  # "32" | "bf16-mixed" (cuda, cpu) | "16-mixed" (cuda, mps) | "auto"
     grad_clip: float | None = None  # max global grad L2 norm; None: no clipping
     accumulate: int = 1  # batches per optimizer step
     channels_last: bool = False  # NHWC memory format for model and inputs
