@@ -46,6 +46,8 @@ class Compose(_BatchTransform):
         torch.Size([2, 3, 8, 8])
     """
 
+    strength: float | None = None  # set by augment.default(strength); None: not a default()
+
     def __init__(self, transforms: Iterable[nn.Module]) -> None:
         super().__init__()
         self.transforms = nn.ModuleList(_check_modules(transforms, "Compose"))

@@ -32,22 +32,25 @@ def default(strength: float = 1.0, *, generator: torch.Generator | None = None) 
         generator: optional generator shared by every step (for reproducible runs).
 
     Returns:
-        A :class:`Compose` of the steps above.
+        A :class:`Compose` of the steps above, with ``strength`` as its attribute (what
+        ``diagnose()`` and ``improve()`` read to escalate from).
 
     Raises:
         ValueError: ``strength`` outside ``[0, 3]`` or not a finite number.
 
     Example:
         >>> aug = default(0.5)
-        >>> len(aug)
-        4
+        >>> len(aug), aug.strength
+        (4, 0.5)
     """
     s = check_finite(strength, "strength")
     if not 0.0 <= s <= 3.0:
         raise ValueError(f"strength must be in [0, 3], got {strength!r}")
     if s == 0.0:
-        return Compose([])
-    return Compose(
+        pipeline = Compose([])
+        pipeline.strength = 0.0
+        return pipeline
+    pipeline = Compose(
         [
             RandomFlip("horizontal", p=0.5, generator=generator),
             RandomAffine(
@@ -65,3 +68,5 @@ def default(strength: float = 1.0, *, generator: torch.Generator | None = None) 
             RandomErasing(p=min(1.0, 0.25 * s), scale=(0.02, 0.15), generator=generator),
         ]
     )
+    pipeline.strength = s
+    return pipeline
