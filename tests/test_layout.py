@@ -34,6 +34,7 @@ RANKS: dict[str, int] = {
     "cnnkit.saving": 3,
     "cnnkit.backbones": 3,
     "cnnkit.training": 4,
+    "cnnkit.recipes": 5,
     "cnnkit.diagnosis": 5,
     "cnnkit.checks": 5,
     "cnnkit.plotting": 6,

@@ -59,7 +59,7 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = frozenset(
     {
         "augment", "builder", "checks", "cli", "data", "diagnosis", "fuse", "history",
-        "backbones", "layers", "metric_names", "plotting", "saving", "study", "training",
+        "backbones", "layers", "metric_names", "plotting", "recipes", "saving", "study", "training",
     }
 )  # fmt: skip
 
