@@ -120,39 +120,94 @@ def scripted(*steps: tuple[Label, list[Remedy]]):
     return fake
 
 
-def test_improve_applies_top_remedies_until_healthy(data, trainer, monkeypatch) -> None:
+def scores(*values: float):
+    """A stand-in for the round score (mean final validation accuracy), in order."""
+    it = iter(values)
+    return lambda history: next(it)
+
+
+def test_improve_escalates_and_accumulates_what_helps(data, trainer, monkeypatch) -> None:
     train, val = data
-    dropout = Remedy("Add dropout.", {"builder": {"dropout": 0.25}})
-    advice = Remedy("Collect more data.", {})
-    bn = Remedy("Add batch norm.", {"builder": {"batch_norm": True}})
     monkeypatch.setattr(
         "cnnkit.study.remedy_loop.diagnose",
-        scripted(
-            (Label.OVERFITTING, [advice, dropout]),
-            (Label.SLOW_CONVERGING, [bn]),
-            (Label.HEALTHY, []),
-        ),
+        scripted((Label.OVERFITTING, []), (Label.OVERFITTING, []), (Label.HEALTHY, [])),
     )
+    monkeypatch.setattr("cnnkit.study.remedy_loop._score", scores(0.6, 0.7, 0.8))
     result = improve(BASE, train, val, trainer=trainer, rounds=5)
     assert [r.round for r in result.rounds] == [0, 1, 2]
-    assert [str(r.diagnosis.label) for r in result.rounds] == ["overfitting", "slow-converging", "healthy"]
     assert result.rounds[0].applied is None
-    assert result.rounds[1].applied is dropout and result.rounds[1].builder.defaults["dropout"] == 0.25
-    assert result.rounds[2].builder.defaults["batch_norm"] is True
-    assert result.rounds[2].builder.defaults["dropout"] == 0.25  # changes accumulate
-    assert "round 1: slow-converging" in str(result) and "Add dropout." in str(result)
-    assert result.final is result.rounds[2]
+    # round 1: the overfitting ladder's first step, batch norm and augmentation together
+    r1 = result.rounds[1]
+    assert r1.builder.defaults["batch_norm"] is True and r1.trainer.augment is not None
+    assert r1.trainer.augment.strength == 1.0 and r1.kept
+    # round 2 builds on round 1 (changes accumulate): the recipe's optimizer bundle
+    r2 = result.rounds[2]
+    assert r2.builder.defaults["batch_norm"] is True and r2.trainer.augment is not None
+    assert (r2.trainer.optimizer, r2.trainer.scheduler, r2.trainer.label_smoothing) == ("adamw", "onecycle", 0.1)
+    assert result.stopped == "healthy" and result.best is r2
+    assert "round 1: overfitting" in str(result) and "Regularize" in str(result)
+
+
+def test_improve_drops_a_step_that_made_things_worse(data, trainer, monkeypatch) -> None:
+    train, val = data
+    monkeypatch.setattr(
+        "cnnkit.study.remedy_loop.diagnose",
+        scripted((Label.OVERFITTING, []), (Label.UNDERFITTING, []), (Label.OVERFITTING, [])),
+    )
+    monkeypatch.setattr("cnnkit.study.remedy_loop._score", scores(0.7, 0.6, 0.75))
+    result = improve(BASE, train, val, trainer=trainer, rounds=2)
+    r1, r2 = result.rounds[1], result.rounds[2]
+    assert not r1.kept and r2.kept and result.best is r2
+    # round 2 starts again from round 0 (the best), with the ladder's next step for *its* label:
+    # the optimizer bundle without round 1's batch norm and augmentation
+    assert r2.builder.defaults["batch_norm"] is False and r2.trainer.augment is None
+    assert r2.trainer.optimizer == "adamw"
+    assert "dropped (no better)" in str(result)
+
+
+def test_improve_adds_capacity_when_underfitting(trainer, monkeypatch) -> None:
+    monkeypatch.setattr("cnnkit.study.remedy_loop.diagnose", scripted((Label.UNDERFITTING, []), (Label.HEALTHY, [])))
+    base = ModelBuilder(3, 2, 32).conv(4).conv(8)
+    result = improve(base, (torch.randn(40, 3, 32, 32), torch.randint(0, 2, (40,))),
+                     (torch.randn(16, 3, 32, 32), torch.randint(0, 2, (16,))), trainer=trainer, rounds=1)
+    assert [layer["out_channels"] for layer in result.rounds[1].builder.layers] == [4, 8, 16]
+
+
+def test_improve_falls_back_to_the_diagnosis_remedies(data, trainer, monkeypatch) -> None:
+    train, val = data
+    clip = Remedy("Clip the gradient norm.", {"trainer": {"grad_clip": 1.0}})
+    advice = Remedy("Collect more data.", {})
+    monkeypatch.setattr("cnnkit.study.remedy_loop.diagnose",
+                        scripted((Label.DIVERGING, [advice, clip]), (Label.HEALTHY, [])))
+    result = improve(BASE, train, val, trainer=trainer, rounds=3)
+    assert result.rounds[1].applied is clip and result.rounds[1].trainer.grad_clip == 1.0
 
 
 def test_improve_never_repeats_a_configuration(data, trainer, monkeypatch) -> None:
     train, val = data
-    dropout = Remedy("Add dropout.", {"builder": {"dropout": 0.25}})
+    clip = Remedy("Clip.", {"trainer": {"grad_clip": 1.0}})
     monkeypatch.setattr(
         "cnnkit.study.remedy_loop.diagnose",
-        scripted((Label.OVERFITTING, [dropout]), (Label.OVERFITTING, [dropout]), (Label.OVERFITTING, [dropout])),
+        scripted((Label.DIVERGING, [clip]), (Label.DIVERGING, [clip]), (Label.DIVERGING, [clip])),
     )
     result = improve(BASE, train, val, trainer=trainer, rounds=3)
     assert len(result.rounds) == 2  # the same change again would retrain the same model: stop
+    assert result.stopped == "nothing left to try"
+
+
+def test_improve_stops_at_its_budget_and_target(data, trainer, monkeypatch) -> None:
+    train, val = data
+    monkeypatch.setattr("cnnkit.study.remedy_loop.diagnose",
+                        scripted(*[(Label.OVERFITTING, [])] * 4))
+    result = improve(BASE, train, val, trainer=trainer, rounds=3, max_minutes=1e-9)
+    assert len(result.rounds) == 1 and result.stopped == "budget"
+    monkeypatch.setattr("cnnkit.study.remedy_loop.diagnose",
+                        scripted(*[(Label.OVERFITTING, [])] * 4))
+    monkeypatch.setattr("cnnkit.study.remedy_loop._score", scores(0.5, 0.9, 0.95))
+    result = improve(BASE, train, val, trainer=trainer, rounds=3, target=0.85)
+    assert len(result.rounds) == 2 and result.stopped == "target"
+    with pytest.raises(ValueError, match="max_minutes"):
+        improve(BASE, train, val, trainer=trainer, max_minutes=0)
 
 
 def test_improve_real_run_records_every_round(data, trainer) -> None:
