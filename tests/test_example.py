@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ["baseline", "+dropout", "+batch norm", "+both", "+both +augment"]
+VARIANTS = ["baseline", "+dropout", "+batch norm", "+both", "+both +augment", "recipe"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
