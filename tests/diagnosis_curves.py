@@ -337,6 +337,33 @@ def annealed_healthy(rng: np.random.Generator, classes: int, length: str | None 
     return {**_pack(tl, vl, ta, va), "lr": lr.tolist()}
 
 
+def tiny_model_underfit(rng: np.random.Generator, classes: int, length: str | None = None,
+                        noise: int | None = None) -> History:
+    """A tiny model (tens to hundreds of parameters) that stopped short: training accuracy
+    plateaus at skill 0.1-0.4 over chance (binary: 55-70 %) within the first third of the run, then
+    creeps up linearly by 1-3 points over the whole run (about 2 points more over as many epochs
+    again); the training loss, 85-95 % of ln C, keeps creeping down by 1-3 % over the run (its
+    trend is significant and, against the small total drop, not slow by the rate ratio); the
+    validation loss is flat or rises by up to 3 %, the validation accuracy flat within 2 points
+    of training. Noise levels: training loss 0.3 / 0.6 / 1 %, validation loss 1 / 2 / 3 %,
+    accuracies 0.5 / 1 / 1.5 points."""
+    n, level = _setting(rng, length, noise)
+    t = np.arange(1, n + 1, dtype=float)
+    lc, c = math.log(classes), 1.0 / classes
+    tau = n * rng.uniform(1 / 15, 1 / 8)
+    a_end = c + rng.uniform(0.1, 0.4) * (1 - c)
+    gain = rng.uniform(0.01, 0.03)
+    l_end = lc * rng.uniform(0.85, 0.95)
+    creep = 1 - rng.uniform(0.01, 0.03) * t / n
+    rel_t, rel_v, sd = (0.003, 0.006, 0.01)[level], (0.01, 0.02, 0.03)[level], (0.005, 0.01, 0.015)[level]
+    tl = _noisy(rng, _decay(t, lc, l_end, tau) * creep, rel_t)
+    rise = rng.uniform(0.0, 0.03) * np.clip((t - n / 2) / (n / 2), 0, None)
+    vl = _noisy(rng, _decay(t, lc, l_end * rng.uniform(0.98, 1.04), tau) * (1 + rise), rel_v)
+    ta = _acc_noise(rng, _decay(t, c, a_end - gain, tau) + gain * t / n, sd)
+    va = _acc_noise(rng, _decay(t, c, a_end - gain + rng.uniform(-0.02, 0.02), tau), 1.5 * sd)
+    return _pack(tl, vl, ta, va)
+
+
 def issue_example() -> History:
     """The 10-epoch binary run of issue 13: validation loss 37 % above its minimum and still rising
     while training loss goes 0.55 -> 0.041 and validation accuracy sits at 0.955-0.965."""
@@ -357,6 +384,7 @@ HARD_FAMILIES: dict[str, tuple[Callable[..., History], str, dict[str, float]]] =
     "healthy-moderate-gap": (healthy_moderate_gap, "healthy", {}),
     "hidden-divergence": (hidden_divergence, "diverging", {}),
     "annealed-healthy": (annealed_healthy, "healthy", {}),
+    "tiny-model-underfit": (tiny_model_underfit, "underfitting", {}),
 }
 
 

@@ -226,6 +226,10 @@ DRIVERS: dict[str, list[tuple[Any, ...]]] = {
     "diverge_remedies": [(None, 1.0), (0.01, 4.0), (5.0, 1e-3), (0.01, 4.0, _HAS_ALL)],
     "short_run_remedies": [()],
     "borderline_remedies": [(None,), (40,), (40, _HAS_ALL)],
+    "schedule_remedies": [(12,)],
+    "lr_high_remedies": [(None, 1.0), (0.3, 4.0)],
+    "setup_remedies": [()],
+    "leakage_remedies": [()],
 }
 
 
@@ -248,6 +252,15 @@ def _histories() -> list[tuple[dict[str, list[float]], dict[str, Any]]]:
     grads[10] = 500.0
     out.append(({"train_loss": steady, "val_loss": steady, "grad_norm": grads}, {}))  # gradient spike
     out.append(({"train_loss": (2.2 + 0.1 * np.exp(-t / 3)).tolist()}, {"num_classes": 10}))  # high-loss
+    # the advisory signals of issue 13 (item 4) and a schedule still warming up
+    osc = rng.normal(1.0, 0.7, 30 * 30).clip(0.05) * np.repeat(steady, 30)
+    out.append(({"train_loss": steady, "val_loss": steady, "step_loss": osc.tolist(),
+                 "grad_norm": np.linspace(1.0, 5.0, 30).tolist(), "lr": [0.3] * 30}, {}))
+    out.append(({"train_loss": [8.0, *steady[1:]], "val_loss": steady}, {"num_classes": 10}))
+    out.append(({"train_loss": steady, "val_loss": steady, "train_acc": [0.7] * 30,
+                 "val_acc": [0.95] * 30}, {}))
+    out.append(({"train_loss": steady, "val_loss": steady,
+                 "lr": np.linspace(1e-4, 1e-3, 30).tolist()}, {}))
     # the hard families, diagnosed with and without what was trained
     trained = {"builder": BASE.replace(dropout=0.25), "trainer": _trainer().replace(
         augment=cnnkit.augment.default(), weight_decay=1e-4)}
@@ -272,7 +285,8 @@ def _emitted_remedies() -> list[Remedy]:
     # the rule families all showed up, so their remedies were collected from real diagnoses too
     assert {"val-loss-rising", "loss-still-falling", "low-train-accuracy", "non-finite-loss",
             "too-few-epochs", "target-far", "gradient-spike", "high-loss",
-            "val-loss-held-up"} <= codes, codes
+            "val-loss-held-up", "lr-too-high", "first-loss-high", "val-above-train",
+            "schedule-in-progress"} <= codes, codes
     gen = np.random.default_rng(0)
     small = gen.random((8, 3, 16, 16)).astype(np.float32)
     data_cases = [

@@ -21,13 +21,15 @@ from cnnkit.diagnosis import (
     diagnose,
 )
 from cnnkit.diagnosis.context import TrainedWith, trained_with
+from cnnkit.diagnosis.convergence import validation_improves
 from cnnkit.diagnosis.pooled import held_rise, normal_cdf
+from cnnkit.diagnosis.series import extract, prepare
 from cnnkit.training import EarlyStopping, Trainer
 from diagnosis_curves import FAMILIES, HARD_FAMILIES, issue_example, noisy_val_overfitting
 
 #: Families that reach 95 % (see docs/diagnosis.md for the measured numbers).
 RELIABLE = ["loss-only-overfitting", "target-underfitting", "healthy-moderate-gap",
-            "hidden-divergence", "annealed-healthy"]
+            "hidden-divergence", "annealed-healthy", "tiny-model-underfit"]
 
 
 def _hard(name: str, classes: int, seed: int, tag: int = 100, **kw: Any) -> tuple[dict, str, dict]:
@@ -320,3 +322,38 @@ def test_an_annealed_schedule_is_not_slow_when_lr_is_logged() -> None:
     h, _, _ = _hard("annealed-healthy", 2, 0, length="long", noise=0)
     assert diagnose(h).label == Label.HEALTHY
     assert any(f.code == "schedule-annealed" for f in diagnose(h).findings)
+
+
+# ------------------------------------------------------------------------------------------------
+# A tiny model that stopped short: underfitting, not slow convergence.
+# ------------------------------------------------------------------------------------------------
+
+
+def test_a_tiny_model_creeping_is_underfitting_not_slow() -> None:
+    """Training loss and accuracy still creep while validation is flat or rising: convergence is
+    judged on validation, and the creep buys nothing."""
+    for seed in range(6):
+        h, _, _ = _hard("tiny-model-underfit", 2, seed, 300, length="long", noise=0)
+        d = diagnose(h, num_classes=2)
+        assert d.label == Label.UNDERFITTING, str(d)
+        assert d.findings[0].code == "low-train-accuracy"
+        assert not any(f.code == "loss-still-falling" for f in d.findings)
+        s, notes = extract(h)
+        assert validation_improves(prepare(s, notes, num_classes=2)) is False
+
+
+def test_validation_still_improving_keeps_a_creeping_run_slow() -> None:
+    """The same training curves with a validation loss that falls with them: slow, not
+    underfitting (the validation series is the evidence either way)."""
+    n = 40
+    t = np.arange(1, n + 1, dtype=float)
+    rng = np.random.default_rng(0)
+    tl = 0.69 - 0.2 * t / n + rng.normal(0, 0.002, n)
+    h = {"train_loss": tl.tolist(), "val_loss": (tl + 0.02 + rng.normal(0, 0.003, n)).tolist(),
+         "train_acc": (0.55 + 0.15 * t / n + rng.normal(0, 0.005, n)).tolist(),
+         "val_acc": (0.54 + 0.15 * t / n + rng.normal(0, 0.008, n)).tolist()}
+    d = diagnose(h, num_classes=2)
+    assert d.label == Label.SLOW_CONVERGING, str(d)
+    s, notes = extract(h)
+    assert validation_improves(prepare(s, notes, num_classes=2)) is True
+    assert validation_improves(prepare(extract({"loss": tl.tolist()})[0], [])) is None

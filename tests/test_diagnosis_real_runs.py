@@ -17,26 +17,24 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from cnnkit.diagnosis import diagnose
 
 FIXTURES = Path(__file__).parent / "fixtures" / "real_runs"
 
 #: Issue 13's bar on the real-run set: at least this fraction of all labelled prefixes right ...
 ISSUE_OVERALL_BAR = 0.90
-#: ... and at least this fraction right on each label. NOT reached yet (see docs/diagnosis.md,
-#: "The real-run set"): ``test_issue_bar`` is a strict xfail that starts failing (XPASS) the day
-#: the rules reach it, so that these floors get raised to it.
+#: ... and at least this fraction right on each label. Reached (see docs/diagnosis.md, "The
+#: real-run set"): ``test_issue_bar`` asserts it.
 ISSUE_PER_LABEL_BAR = 0.80
 #: What diagnose() measurably achieves on the committed set today (deterministic: the same
 #: fixtures always give the same labels), asserted as floors so that no change makes it worse:
-#: overall 87/101 right. Measured with ``.venv/bin/python tests/test_diagnosis_real_runs.py``.
-MEASURED_OVERALL_FLOOR = 87 / 101
-#: ... and per label: diverging 12/12, healthy 4/7, overfitting 36/37, slow-converging 23/32,
-#: underfitting 12/13 (below the issue's 80 %: healthy and slow-converging).
-MEASURED_PER_LABEL_FLOOR = {"diverging": 12 / 12, "healthy": 4 / 7, "overfitting": 36 / 37,
-                            "slow-converging": 23 / 32, "underfitting": 12 / 13}
+#: overall 92/101 right. Measured with ``.venv/bin/python tests/test_diagnosis_real_runs.py``.
+MEASURED_OVERALL_FLOOR = 92 / 101
+#: ... and per label: diverging 12/12, healthy 6/7, overfitting 36/37, slow-converging 26/32,
+#: underfitting 12/13.
+MEASURED_PER_LABEL_FLOOR = {"diverging": 12 / 12, "healthy": 6 / 7, "overfitting": 36 / 37,
+                            "slow-converging": 26 / 32, "underfitting": 12 / 13}
+
 
 def _cases() -> list[tuple[str, int, str, dict[str, Any]]]:
     """(run name, prefix epochs, label, run record) for every labelled prefix."""
@@ -102,10 +100,9 @@ def test_real_run_accuracy_holds_the_measured_floors() -> None:
     _check(MEASURED_OVERALL_FLOOR, MEASURED_PER_LABEL_FLOOR)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13's bar (90 % overall, 80 % per label) is not "
-                   "reached on the real-run set: healthy 4/7 and slow-converging 23/32")
 def test_issue_bar() -> None:
     _check(ISSUE_OVERALL_BAR, dict.fromkeys(MEASURED_PER_LABEL_FLOOR, ISSUE_PER_LABEL_BAR))
+
 
 if __name__ == "__main__":  # pragma: no cover - the measurement printed for the docs
     per_label, misses = score()

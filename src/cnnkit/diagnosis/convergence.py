@@ -34,6 +34,7 @@ from cnnkit.diagnosis.thresholds import (
     SLOW_MIN_PROJECTED_GAIN,
     SLOW_RATE_RATIO,
     SLOW_TARGET_FACTOR,
+    SLOW_VAL_RATE_RATIO,
     SLOW_VAL_REMAINING_GAIN,
     TREND_ALPHA,
     TREND_MIN_SIGMAS,
@@ -42,7 +43,7 @@ from cnnkit.diagnosis.thresholds import (
     UNDERFIT_TARGET_MARGIN,
 )
 
-__all__ = ["slow_convergence", "too_few_epochs", "underfitting"]
+__all__ = ["slow_convergence", "too_few_epochs", "underfitting", "validation_improves"]
 
 
 def too_few_epochs(c: Curves) -> list[Finding]:
@@ -112,6 +113,29 @@ def _val_loss_still_falling(x: FloatArray) -> tuple[bool, dict[str, Any]]:
     return ok, ev
 
 
+def validation_improves(c: Curves) -> bool | None:
+    """Whether validation still improves at the end of the run: the validation loss falls
+    significantly over the trailing window or over the last half of the run, or the validation
+    accuracy rises significantly over the trailing window by a projected
+    ``MIN_PROJECTED_ACC_GAIN`` over as many epochs again. ``None`` without validation series.
+
+    Slow convergence and "training accuracy still improving" are judged by this when validation
+    is logged: more epochs are worth something only if validation gets better.
+    """
+    if c.vl is None and c.va is None:
+        return None
+    w = c.window()
+    if c.vl is not None and np.isfinite(c.vl).sum() >= MIN_EPOCHS:
+        sig = c.sigma["val_loss"]
+        if trend(c.vl, w, -1, sig).significant or trend(c.vl, max(w, c.n // 2), -1, sig).significant:
+            return True
+    if c.va is not None and np.isfinite(c.va).sum() >= MIN_EPOCHS:
+        tr = trend(c.va, w, +1, c.sigma["val_acc"])
+        if tr.significant and tr.slope * c.n >= MIN_PROJECTED_ACC_GAIN:
+            return True
+    return False
+
+
 def _extra_epochs(x: FloatArray, ratio: float) -> int:
     """Epochs until the trailing rate falls below SLOW_RATE_RATIO of the average rate.
 
@@ -121,6 +145,8 @@ def _extra_epochs(x: FloatArray, ratio: float) -> int:
     """
     n = x.size
     w = trailing_window(n)
+    if not ratio > SLOW_RATE_RATIO:  # a validation-loss verdict below the ratio: no tau to use
+        return n
     if n >= 2 * w and math.isfinite(ratio):
         s1 = -theil_sen(x[-2 * w:-w])
         s2 = -theil_sen(x[-w:])
@@ -175,14 +201,26 @@ def _loss_finding(c: Curves) -> Finding | None:
         # After a schedule step the loss follows a new curve: judge that segment alone.
         x = x[-c.since_lr_step:]
     ok, ev = _loss_still_improving(x)
-    if not ok and name == "training" and c.vl is not None and _train_acc_low(c):
-        # Underfitting or slow? The loss trend is the evidence (issue 13): with a low training
-        # accuracy whose own trend is not significant yet, a validation loss still falling
-        # steadily over the last half of the run means the model is still learning.
+    if not ok and name == "training" and c.vl is not None:
+        # Underfitting or slow? The loss trend is the evidence (issue 13): with a training loss
+        # too noisy (heavy dropout) or too slow against its early drop to pass, a validation
+        # loss still falling steadily over the last half of the run means the model is still
+        # learning. With a training accuracy out of the underfitting range, the validation
+        # loss must also fall faster than a converged exponential does (SLOW_VAL_RATE_RATIO).
         x = c.vl if c.since_lr_step is None else c.vl[-c.since_lr_step:]
         ok, ev = _val_loss_still_falling(x)
+        if ok and not _train_acc_low(c) and not ev["rate_ratio"] >= SLOW_VAL_RATE_RATIO:
+            ok = False
         name = "validation"
     if not ok:
+        return None
+    if (name == "training" and validation_improves(c) is False
+            and (_val_at_best(c) or _train_acc_low(c))):
+        # Convergence is judged where it matters, on validation (issue 13: a tiny model's
+        # training loss creeps down for ever while its validation loss is flat or rising). A
+        # training loss still falling while neither validation series improves buys nothing,
+        # unless validation has turned up on a model that fits its training data: that
+        # training loss still falling is reported beside the overfitting.
         return None
     gain = _projected_acc_gain(c, c.ta if name == "training" else c.va)
     if name == "training" and c.vl is not None and c.va is not None and _val_at_best(c):
@@ -193,11 +231,17 @@ def _loss_finding(c: Curves) -> Finding | None:
         gain = _projected_acc_gain(c, c.va)
     if gain is not None:
         ev["projected_acc_gain"] = gain
-        # Over the last half of the run: a slow but steady fall is the evidence (issue 13: at
-        # Adam 1e-5 the accuracy trend is not significant yet, the loss trend is).
-        half = max(c.window(), c.n // 2)
-        val_falling = (c.tl is not None and c.vl is not None
-                       and trend(c.vl, half, -1, c.sigma["val_loss"]).significant)
+        # Or the validation loss still falls: significantly over the last half of the run
+        # (a slow but steady fall is the evidence; issue 13: at Adam 1e-5 the accuracy trend is
+        # not significant yet, the loss trend is) and still at the end (the trailing window's
+        # Mann-Kendall test; the half already showed the fall is more than noise). A fall over
+        # the last half that has stopped by the end is a converged curve, not a slow one.
+        val_falling = False
+        if c.tl is not None and c.vl is not None:
+            sig = c.sigma["val_loss"]
+            end = trend(c.vl, c.window(), -1, sig)
+            val_falling = end.significant or (
+                end.p < TREND_ALPHA and trend(c.vl, max(c.window(), c.n // 2), -1, sig).significant)
         if gain < MIN_PROJECTED_ACC_GAIN and not val_falling:
             # The training loss creeps, the accuracy it buys is negligible and validation does
             # not improve either: converged (and, if short of the task, underfitting).
@@ -283,7 +327,10 @@ def underfitting(c: Curves) -> list[Finding]:
                else skill < UNDERFIT_MAX_SKILL)
         w = c.window()
         tr = trend(c.ta, w, +1, c.sigma["train_acc"])
-        improving = tr.significant and tr.slope * c.n >= MIN_PROJECTED_ACC_GAIN
+        # Training accuracy still rising is progress only when validation improves too (a tiny
+        # model's training accuracy creeps while its validation curves stay flat: underfitting).
+        improving = (tr.significant and tr.slope * c.n >= MIN_PROJECTED_ACC_GAIN
+                     and validation_improves(c) is not False)
         if not low or improving:
             return []
         ref = (f"target {c.target:.3f}" if c.target is not None else f"chance {c.chance:.3f}")

@@ -30,9 +30,13 @@ __all__ = [
     "borderline_remedies",
     "diverge_remedies",
     "gap_remedies",
+    "leakage_remedies",
+    "lr_high_remedies",
     "lr_note",
     "overfit_remedies",
     "round_epochs",
+    "schedule_remedies",
+    "setup_remedies",
     "short_run_remedies",
     "slow_remedies",
     "underfit_remedies",
@@ -244,3 +248,59 @@ def borderline_remedies(total_epochs: int | None,
                           "(EarlyStopping(restore_best_weights=True)): right either way.",
                           _EARLY_STOPPING))
     return tuple(out)
+
+
+def schedule_remedies(n: int) -> tuple[Remedy, ...]:
+    """A schedule still warming up or only beginning to anneal: let it finish.
+
+    Args:
+        n: Epochs run.
+    """
+    total = round_epochs(2 * n)
+    return (
+        Remedy("Let the schedule run its course: train for every epoch it was set up for and "
+               "diagnose the finished run (pass planned_epochs= to diagnose a run in progress)."),
+        Remedy(f"If the run was meant to end here, train for about {total} epochs with the "
+               "schedule spread over them.", Change(trainer={"max_epochs": total})),
+    )
+
+
+def lr_high_remedies(lr: float | None, clip: float) -> tuple[Remedy, ...]:
+    """A training loss that oscillates within epochs with growing gradients: a rate 3x lower
+    (10x when it keeps oscillating), gradient clipping.
+
+    Args:
+        lr: The last logged learning rate, when known.
+        clip: The gradient-norm clipping threshold to suggest.
+    """
+    if lr is not None:
+        rate = Remedy(f"Lower the learning rate 3x (from {lr:.3g}; 10x if the loss still "
+                      "oscillates); Trainer.lr_find() shows where the loss turns unstable.",
+                      Change(trainer={"lr": float(f"{lr / 3:.3g}")}))
+    else:
+        rate = Remedy("Lower the learning rate 3-10x; Trainer.lr_find() shows where the loss "
+                      "turns unstable.")
+    return (rate, Remedy(f"Clip the gradient norm (e.g. at {clip:.3g}).",
+                         Change(trainer={"grad_clip": float(f"{clip:.3g}")})))
+
+
+def setup_remedies() -> tuple[Remedy, ...]:
+    """A first-epoch loss far above chance: labels, targets, initialization, normalization."""
+    return (
+        Remedy("Check the labels and targets: class indices 0..C-1 matching the outputs, logits "
+               "(not probabilities) into the cross-entropy; check_data(X, y) reports label "
+               "problems."),
+        Remedy("Check the initialization (an output layer whose logits start large predicts "
+               "confidently wrong) and the input normalization: check_data(X, y) reports "
+               "unnormalized ranges."),
+    )
+
+
+def leakage_remedies() -> tuple[Remedy, ...]:
+    """Validation better than training beyond what regularization explains: look for leakage."""
+    return (
+        Remedy("Look for leakage between the splits: check_data(X, y, val=(X_val, y_val)) "
+               "reports images shared by the training and validation sets."),
+        Remedy("Check that the validation set is drawn like the training set (same classes, "
+               "same source) and that nothing in the inputs encodes the label."),
+    )

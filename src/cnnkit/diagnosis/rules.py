@@ -18,7 +18,11 @@ from dataclasses import dataclass, replace
 from cnnkit.diagnosis.convergence import slow_convergence, too_few_epochs, underfitting
 from cnnkit.diagnosis.divergence import divergence
 from cnnkit.diagnosis.findings import Finding, Label, Severity
+from cnnkit.diagnosis.first_loss import first_loss_high
+from cnnkit.diagnosis.leakage import val_above_train
+from cnnkit.diagnosis.oscillation import lr_too_high
 from cnnkit.diagnosis.overfitting import gap_stalled, gap_warning, validation_worsening
+from cnnkit.diagnosis.schedule import schedule_in_progress
 from cnnkit.diagnosis.series import Curves
 from cnnkit.diagnosis.thresholds import PRIORITY
 
@@ -56,8 +60,13 @@ RULES: tuple[Rule, ...] = (
     Rule(validation_worsening, frozenset({_D, _I})),
     Rule(gap_stalled, frozenset({_D, _I, _O})),
     Rule(slow_convergence, frozenset({_D, _I})),
+    Rule(schedule_in_progress, frozenset({_D, _I, _O, _S})),
     Rule(underfitting, frozenset({_D, _I, _S})),
     Rule(gap_warning, frozenset({_D, _I, _O})),
+    # Advisory signals (issue 13, item 4): they never decide the label.
+    Rule(lr_too_high, frozenset({_D})),
+    Rule(first_loss_high, frozenset({_D})),
+    Rule(val_above_train, frozenset({_D})),
 )
 
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}

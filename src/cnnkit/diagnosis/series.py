@@ -26,12 +26,14 @@ from cnnkit.diagnosis.stats import (
 from cnnkit.diagnosis.thresholds import INFER_MAX_CLASSES, LR_STEP_FACTOR
 from cnnkit.metric_names import canonical_name
 
-__all__ = ["CORE", "OPTIONAL", "Curves", "as_series", "extract", "prepare"]
+__all__ = ["CORE", "OPTIONAL", "PER_BATCH", "Curves", "as_series", "extract", "prepare"]
 
 #: The four learning curves; they must have equal lengths.
 CORE: tuple[str, ...] = ("train_loss", "val_loss", "train_acc", "val_acc")
 #: Per-epoch extras; dropped with a note when malformed or of the wrong length.
 OPTIONAL: tuple[str, ...] = ("lr", "grad_norm", "epoch_time")
+#: Per-batch series read as logged (any length): the training loss of every batch.
+PER_BATCH: tuple[str, ...] = ("step_loss",)
 
 
 def as_series(key: str, value: Any) -> FloatArray:
@@ -70,6 +72,8 @@ def extract(history: Any, source: str = "history") -> tuple[dict[str, FloatArray
     Returns:
         ``({canonical name: array (epochs,)}, notes)``. For each series the best-ranked logged
         name holding values is used; accuracies that look like percentages are divided by 100.
+        A ``step_loss`` (one value per batch, as cnnkit's ``History`` logs it) is kept under that
+        name with its own length.
 
     Raises:
         TypeError: ``history`` is not a mapping or History-like object.
@@ -108,6 +112,14 @@ def extract(history: Any, source: str = "history") -> tuple[dict[str, FloatArray
             if arr.size:
                 series[canon] = arr
                 break
+    if "step_loss" in keys:  # per batch, not per epoch: kept as it is (the oscillation rule)
+        try:
+            steps = as_series("step_loss", history[keys["step_loss"]])
+        except ValueError:
+            notes.append("ignored 'step_loss': not a list of numbers")
+        else:
+            if steps.size:
+                series["step_loss"] = steps
     if "train_loss" not in series and "val_loss" not in series:
         found = ", ".join(repr(str(k)) for k in history) or "none"
         raise ValueError(

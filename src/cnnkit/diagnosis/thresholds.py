@@ -20,11 +20,15 @@ __all__ = [
     "DIVERGE_LOSS_RATIO_NO_ACC",
     "DIVERGE_RISE_FRACTION",
     "DIVERGE_SPIKE_RATIO",
+    "FIRST_LOSS_CHANCE_RATIO",
     "GAP_LARGE_ACC",
     "GAP_LARGE_LOSS_RATIO",
     "GAP_MIN_MARGIN",
     "GRAD_EXPLODE_RATIO",
     "INFER_MAX_CLASSES",
+    "LEAK_NEAR_PERFECT",
+    "LEAK_VAL_ABOVE_TRAIN",
+    "LEAK_VAL_ABOVE_TRAIN_REGULARIZED",
     "LR_STEP_FACTOR",
     "MAX_DROPOUT",
     "MAX_WEIGHT_DECAY",
@@ -33,6 +37,9 @@ __all__ = [
     "MIN_PROJECTED_ACC_GAIN",
     "MIN_WINDOW",
     "NOISE_FLOOR_REL",
+    "OSCILLATION_EPOCHS",
+    "OSCILLATION_GRAD_RATIO",
+    "OSCILLATION_STEP_CV",
     "OVERFIT_ACC_DROP_SIGMAS",
     "OVERFIT_MIN_ACC_DROP",
     "OVERFIT_MIN_EPOCHS_AFTER_BEST",
@@ -49,9 +56,11 @@ __all__ = [
     "PRIORITY",
     "REPORT_REMEDIES",
     "RETRAIN_MIN_EPOCH",
+    "SCHEDULE_EARLY_FRACTION",
     "SLOW_MIN_PROJECTED_GAIN",
     "SLOW_RATE_RATIO",
     "SLOW_TARGET_FACTOR",
+    "SLOW_VAL_RATE_RATIO",
     "SLOW_VAL_REMAINING_GAIN",
     "SMOOTH_WIDTH",
     "STRONG_AUGMENT",
@@ -216,11 +225,26 @@ SLOW_MIN_PROJECTED_GAIN = 0.01
 #: test while the validation loss falls fast, then slowly but steadily for tens of epochs; a
 #: converged exponential has almost nothing left (its time constant is short).
 SLOW_VAL_REMAINING_GAIN = 0.03
+#: ... and, when the training accuracy is out of the underfitting range, a trailing rate of the
+#: validation loss at least this fraction of its average rate over the run. An exponential
+#: approach ends with a ratio of about 3 (n / tau) exp(-5 n / (6 tau)): 0.04 at a time constant of
+#: a sixth of the run (converged: the healthy families), 0.26 at a third; 0.15 keeps a factor
+#: two of margin over the converged case for the noise of the ratio. A slow, heavy-tailed fall
+#: (heavy dropout: 0.19-0.24 on the real-run set) keeps a higher ratio.
+SLOW_VAL_RATE_RATIO = 0.15
 #: Advisory `schedule-annealed` instead of `loss-still-falling`: with `lr` logged, a last rate
 #: at most this fraction of its peak means a schedule annealed the run, and a loss still falling
 #: at the end is the annealing's doing, not slow convergence. Cosine and one-cycle schedules end
 #: at 0-1 % of their peak; a constant rate is at 100 %.
 ANNEALED_LR_FRACTION = 0.1
+#: **slow-converging** (`schedule-in-progress`): with `lr` logged and varying, a run whose rate is
+#: still warming up (the last epoch's rate is the run's highest, at least `LR_STEP_FACTOR` times
+#: its first) or whose annealing has only begun (the rate fell from its peak and still falls, but
+#: is at least this fraction of it) has not reached what its schedule was set up for: the loss
+#: will keep falling as the rate anneals (the `annealed-healthy` family drops 30-50 % more), so
+#: the run is neither converged nor underfitting. A cosine schedule stays above 75 % of its peak
+#: for the first third of its annealing; a constant rate is no schedule.
+SCHEDULE_EARLY_FRACTION = 0.75
 #: **slow-converging** (`target-far`): with `target_accuracy`, reaching it at the current rate
 #: would take more than this many times the epochs run so far. "Many times the epochs run".
 SLOW_TARGET_FACTOR = 3.0
@@ -255,6 +279,27 @@ DIVERGE_RISE_FRACTION = 0.5
 #: An epoch-mean training loss normally moves a few percent; near zero the relative jitter is
 #: large but that run has learnt, hence the guard.
 DIVERGE_ERRATIC_FRACTION = 0.25
+#: Advisory `lr-too-high`: the training loss oscillates within epochs: over the last this many
+#: epochs of `step_loss` (one entry per batch) ...
+OSCILLATION_EPOCHS = 3
+#: ... the batch losses' robust coefficient of variation (1.4826 x their median absolute
+#: deviation from their epoch's median, over the median loss) is at least this ...
+#: Sampling noise of a mini-batch mean loss is the per-image spread / sqrt(batch): about 0.1-0.3
+#: of the level for batches of 32-256; a loss that swings by half its level from batch to batch
+#: is the optimizer overshooting.
+OSCILLATION_STEP_CV = 0.5
+#: ... and the gradient norm (`grad_norm`, when logged) over the trailing window is at least this
+#: many times its median over the first window. A rate that is too high makes the updates bounce
+#: between the walls of the valley, and the gradients grow instead of settling; the remedy is a
+#: rate 3-10x lower or gradient clipping.
+OSCILLATION_GRAD_RATIO = 2.0
+#: Advisory `first-loss-high`: with the class count known (`num_classes` or `chance_accuracy`),
+#: a first-epoch training loss at least this many times the chance-level cross-entropy ln(C).
+#: An untrained classifier with a sane initialization predicts near-uniformly and starts at
+#: ln(C), and the first epoch's mean is at most that as it learns; three times it means
+#: confidently wrong predictions from the start: the initialization scale, the labels or
+#: targets (e.g. shifted by one, wrong loss), or unnormalized inputs.
+FIRST_LOSS_CHANCE_RATIO = 3.0
 #: Largest class count inferred from the first loss; a first loss above ln 1000 = 6.9 is a
 #: blow-up, not a class count, and the smallest of the first three losses is used instead (then
 #: the run's smallest loss, then 2 classes when every loss is above it). An untrained 1000-class
@@ -265,6 +310,28 @@ AT_CHANCE_SKILL = 0.1
 #: Advisory `gradient-spike`: a gradient norm this many times its median epoch value is an
 #: explosion; the remedy is clipping.
 GRAD_EXPLODE_RATIO = 100.0
+
+
+# ------------------------------------------------------------------------------------------------
+# Leakage (advisory).
+# ------------------------------------------------------------------------------------------------
+
+#: Advisory `val-above-train`: validation accuracy above training accuracy over the trailing
+#: window by at least this (its median, by `GAP_MIN_MARGIN` standard errors) when the run is known
+#: to train without dropout or augmentation ... Without them, the two accuracies measure the same
+#: model on draws of the same distribution, so validation cannot stay ahead by more than its
+#: noise: a persistent lead means the validation set overlaps the training set or is easier.
+LEAK_VAL_ABOVE_TRAIN = 0.05
+#: ... or by this much when the run has (or may have: unknown) dropout or augmentation, which
+#: lower the training accuracy as it is measured (in training mode, on augmented batches): heavy
+#: dropout and augmentation explain up to 8-10 points (the real-run set: 8 points with dropout 0.3,
+#: augmentation and weight decay), more than that they do not.
+LEAK_VAL_ABOVE_TRAIN_REGULARIZED = 0.15
+#: ... or a validation accuracy whose median over the trailing window is at least this while it
+#: is at least the training accuracy: near-perfect validation on a task the model has not
+#: mastered on its own training data is the signature of duplicated images or a label that leaks
+#: into the input. Either way the remedy is `check_data(X, y, val=(X_val, y_val))`.
+LEAK_NEAR_PERFECT = 0.995
 
 # ------------------------------------------------------------------------------------------------
 # Remedies: what is suggested, given what the run already had.
