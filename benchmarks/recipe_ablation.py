@@ -11,7 +11,9 @@ over the seeds, with the minutes each run took.
     python benchmarks/recipe_ablation.py --sets vehicles --seeds 3 --variants recipe no_augment
 
 ``--out DIR`` (default ``runs/recipe_ablation``) receives one JSON line per run (``runs.jsonl``)
-and each run's history, from which ``--report`` rebuilds the table without training.
+and each run's history, from which ``--report`` rebuilds the table without training; a run
+already there is not repeated, so an interrupted benchmark resumes. On a machine shared with
+another job use ``--threads 1``: two OpenMP teams on the same cores slow each other several-fold.
 """
 
 from __future__ import annotations
@@ -114,6 +116,13 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _rows(out: Path) -> list[dict]:
+    path = out / "runs.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sets", nargs="+", choices=sorted(SETS), default=["vehicles", "scenes"])
@@ -133,15 +142,17 @@ def main(argv: list[str] | None = None) -> int:
             if not SETS[name].is_dir():
                 sys.exit(f"{SETS[name]} not found: this benchmark needs ../shared/data beside the repository")
         loaded = {name: load(name, args.size) for name in args.sets}
+        done = {(r["set"], r["variant"], r["seed"], r["size"]) for r in _rows(args.out)}
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for name in args.sets:
                 x, y, classes = loaded[name]
                 data = splits(x, y, seed)
                 for variant in args.variants:
+                    if (name, variant, seed, args.size) in done:
+                        continue  # already in runs.jsonl: a restarted run picks up where it stopped
                     row = run_one(name, variant, seed, args.size, data, classes, args.out)
                     print(json.dumps(row), flush=True)
-    path = args.out / "runs.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = _rows(args.out)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, images {args.size}x{args.size}")
     print(table(rows))
     return 0
