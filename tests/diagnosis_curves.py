@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -194,21 +195,34 @@ def _smooth_step(t: np.ndarray, start: float, ramp: float) -> np.ndarray:
     return np.clip((t - start) / max(ramp, 1e-9), 0.0, 1.0)
 
 
+def _rise_above_min(fall: np.ndarray, step: np.ndarray, rel: float) -> float:
+    """The height ``r`` of ``step`` (0 -> 1) for which ``fall + r * step`` ends ``rel`` above its
+    own minimum. The fall has not quite flattened where the rise begins, so a rise of ``rel``
+    times the fall's asymptote would end less than ``rel`` above the curve's minimum (a fifth of
+    the draws ended under 15 %). A fixed point: the minimum moves little with ``r``."""
+    r = rel * float(fall.min())
+    for _ in range(50):
+        r = (1 + rel) * float((fall + r * step).min()) - float(fall[-1])
+    return r
+
+
 def loss_only_overfitting(rng: np.random.Generator, classes: int, length: str | None = None,
                           noise: int | None = None) -> History:
     """Overfitting seen only in the loss: validation loss bottoms out at 30-60 % of the run, then
-    rises 15-60 % above its minimum and stays up, while training loss keeps falling and the
-    accuracies stay high (>= 80 %) with a small gap (0-6 points): the model grows over-confident.
-    Noise levels: validation loss 1 / 2 / 3.5 % a point."""
+    rises 15-60 % above its minimum (the noise-free curve's own minimum, see
+    :func:`_rise_above_min`) and stays up, while training loss keeps falling and the accuracies
+    stay high (>= 80 %) with a small gap (0-6 points): the model grows over-confident. Noise
+    levels: validation loss 1 / 2 / 3.5 % a point."""
     n, level = _setting(rng, length, noise)
     t = np.arange(1, n + 1, dtype=float)
     lc, c = math.log(classes), 1.0 / classes
     t_best = n * rng.uniform(0.3, 0.6)
     v_min = lc * (rng.uniform(0.12, 0.3) if classes == 2 else rng.uniform(0.15, 0.25))
-    rise = rng.uniform(0.15, 0.6) * v_min
+    rel_rise = rng.uniform(0.15, 0.6)
     ramp = (n - t_best) * rng.uniform(0.3, 1.0)
-    bump = rise * _smooth_step(t, t_best, ramp)
-    vl = _noisy(rng, _decay(t, lc, v_min, t_best / 4) + bump, (0.01, 0.02, 0.035)[level])
+    fall, step = _decay(t, lc, v_min, t_best / 4), _smooth_step(t, t_best, ramp)
+    vl = _noisy(rng, fall + _rise_above_min(fall, step, rel_rise) * step,
+                (0.01, 0.02, 0.035)[level])
     tl = _noisy(rng, _decay(t, lc, v_min * rng.uniform(0.1, 0.4), n * rng.uniform(0.15, 0.3)),
                 (0.005, 0.01, 0.015)[level])
     a_peak = rng.uniform(0.88, 0.97) if classes == 2 else rng.uniform(0.8, 0.92)
@@ -220,14 +234,16 @@ def loss_only_overfitting(rng: np.random.Generator, classes: int, length: str | 
 
 
 def noisy_val_overfitting(rng: np.random.Generator, classes: int, length: str | None = None,
-                          noise: int | None = None, rise_units: tuple[float, float] = (2.0, 4.0)
-                          ) -> History:
+                          noise: int | None = None, rise_units: tuple[float, float] = (2.0, 4.0),
+                          truth: dict[str, Any] | None = None) -> History:
     """The same on a noisy validation set of 150-250 images over 12-50 epochs: the validation
     loss's per-epoch noise is the per-image loss spread / sqrt(images) (spread 1.5 / 2.25 / 3 x the
     loss by noise level, autocorrelated with phi up to 0.3: the same images every epoch), and the
     rise is only 2-4 of those noise units, but it comes within a few epochs of the minimum (at
     30-50 % of the run) and holds over the whole last 40 %. ``rise_units=(0, 0)`` is the null
-    case: the same run with a flat validation loss (training loss still falling)."""
+    case: the same run with a flat validation loss (training loss still falling). ``truth``, when
+    given, receives what the draw hid: the noise-free fall and rise, the noise's sd and phi, and
+    where the rise starts and ends (for :func:`noisy_val_oracle`)."""
     n, level = _setting(rng, length, noise, {"short": [12, 15, 20], "long": [30, 40, 50]})
     t = np.arange(1, n + 1, dtype=float)
     lc, c = math.log(classes), 1.0 / classes
@@ -237,14 +253,42 @@ def noisy_val_overfitting(rng: np.random.Generator, classes: int, length: str | 
     t_best = n * rng.uniform(0.3, 0.5)
     ramp = max(1.0, n * rng.uniform(0.03, 0.1))
     rise = rng.uniform(*rise_units) * sd
-    vl = (_decay(t, lc, v_min, t_best / 6) + rise * _smooth_step(t, t_best, ramp)
-          + _ar1(rng, n, sd, rng.uniform(0.0, 0.3)))
+    fall, step = _decay(t, lc, v_min, t_best / 6), rise * _smooth_step(t, t_best, ramp)
+    phi = rng.uniform(0.0, 0.3)
+    vl = fall + step + _ar1(rng, n, sd, phi)
+    if truth is not None:
+        truth.update(fall=fall, step=step, sd=sd, phi=phi, start=t_best, end=t_best + ramp)
     tl = _noisy(rng, _decay(t, lc, v_min * rng.uniform(0.2, 0.5), n * rng.uniform(0.15, 0.3)), 0.01)
     a_peak = rng.uniform(0.86, 0.95) if classes == 2 else rng.uniform(0.8, 0.9)
     a_train = min(a_peak + rng.uniform(0.0, 0.05), 0.995)
     ta = _acc_noise(rng, _decay(t, c, a_train, t_best / 4), 0.005)
     va = _acc_noise(rng, _decay(t, c, a_peak, t_best / 4), math.sqrt(a_peak * (1 - a_peak) / images))
     return _pack(tl, vl, ta, va)
+
+
+def noisy_val_oracle(seeds: range = range(8, 58), z: float = 1.645) -> tuple[float, float]:
+    """What the noisy-validation family allows at best: a one-sided test at level ``z`` (1.645:
+    5 %) of the mean after the rise against the mean of the flat stretch before it (where the
+    fall is within half a noise unit of its floor), told where the rise starts and ends and the
+    noise's true sd and phi (variance of a mean inflated by (1 + phi) / (1 - phi)). Returns the
+    fraction of the family's draws (over ``seeds`` x {binary, 10-class}, as :func:`measure`) it
+    calls a rise, and the fraction of the same draws with the rise taken out."""
+    i = list(HARD_FAMILIES).index("noisy-val-overfitting")
+    hits, false = [], []
+    for c in (2, 10):
+        for s in seeds:
+            k: dict[str, Any] = {}
+            vl = np.array(noisy_val_overfitting(np.random.default_rng([s, c, 100 + i]), c,
+                                                truth=k)["val_loss"])
+            fall, step = np.asarray(k["fall"]), np.asarray(k["step"])
+            sd, phi = float(k["sd"]), float(k["phi"])
+            t = np.arange(1, vl.size + 1, dtype=float)
+            pre = (t < float(k["start"])) & (fall - fall[-1] < 0.5 * sd)
+            post = t >= float(k["end"])
+            se = sd * math.sqrt((1 + phi) / (1 - phi) * (1 / pre.sum() + 1 / post.sum()))
+            for out, x in ((hits, vl), (false, vl - step)):
+                out.append((x[post].mean() - x[pre].mean()) / se >= z)
+    return float(np.mean(hits)), float(np.mean(false))
 
 
 #: The target the underfitting-against-a-target family is judged against.
@@ -409,3 +453,7 @@ def measure(seeds: range = range(8, 58)) -> dict[str, float]:
 if __name__ == "__main__":  # .venv/bin/python tests/diagnosis_curves.py
     for family, right in measure().items():
         print(f"{family:24s} {right:6.1%}")
+    for seeds in (range(8, 58), range(1000, 1100)):
+        hit, false = noisy_val_oracle(seeds)
+        print(f"noisy-val oracle, seeds {seeds.start}-{seeds.stop - 1}: {hit:.1%} caught at "
+              f"{false:.1%} false alarms (5 % test)")

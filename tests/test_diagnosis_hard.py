@@ -66,18 +66,40 @@ def test_hard_family_accuracy_over_fresh_seeds(family: str) -> None:
     assert right / 100 >= 0.95
 
 
+def test_loss_only_overfitting_holds_on_fresh_seeds() -> None:
+    """Issue 13's bar on seeds the rules were not developed on: at least 95 % right over seeds
+    1000-1099 per class count (measured: 97.5 %)."""
+    labels = [diagnose(_hard("loss-only-overfitting", c, s)[0]).label
+              for c in (2, 10) for s in range(1000, 1100)]
+    assert labels.count(Label.OVERFITTING) / len(labels) >= 0.95
+
+
+def _noisy_labels(seeds: range) -> list[Label]:
+    return [diagnose(_hard("noisy-val-overfitting", c, s)[0]).label for c in (2, 10) for s in seeds]
+
+
 def test_noisy_validation_overfitting_is_mostly_caught_and_rarely_invented() -> None:
-    """A rise of 2-4 noise units on 150-250 validation images: about 80 % caught (the rest mostly
-    abstain as inconclusive) while the same runs without the rise are called overfitting under
-    6 % of the time. This family is below the 95 % goal: see docs/diagnosis.md."""
-    labels = [diagnose(_hard("noisy-val-overfitting", c, s)[0]).label
-              for c in (2, 10) for s in range(8, 58)]
-    assert labels.count(Label.OVERFITTING) >= 78
-    assert labels.count(Label.HEALTHY) <= 12
+    """A rise of 2-4 noise units on 150-250 validation images: the measured floors (80 % caught
+    over seeds 8-57, 78.5 % over seeds 1000-1099; most misses abstain as inconclusive) while the
+    same runs without the rise are called overfitting on 2 of 200 draws. Below issue 13's 95 %
+    (``test_noisy_validation_overfitting_reaches_the_issue_bar``): see docs/diagnosis.md."""
+    labels = _noisy_labels(range(8, 58))
+    assert labels.count(Label.OVERFITTING) >= 80
+    assert labels.count(Label.HEALTHY) <= 8
+    assert _noisy_labels(range(1000, 1100)).count(Label.OVERFITTING) >= 157
     null = [diagnose(noisy_val_overfitting(np.random.default_rng([s, c, 555]), c,
                                            rise_units=(0.0, 0.0))).label
             for c in (2, 10) for s in range(100)]
-    assert null.count(Label.OVERFITTING) <= 12
+    assert null.count(Label.OVERFITTING) <= 2
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13's bar (95 %) is not reached on the noisy-"
+                   "validation family: 80 % / 78.5 %; an oracle that knows where the rise starts "
+                   "and the true noise gets about 94 % at a 5 % false-alarm rate (docs/diagnosis.md)")
+def test_noisy_validation_overfitting_reaches_the_issue_bar() -> None:
+    for seeds in (range(8, 58), range(1000, 1100)):
+        labels = _noisy_labels(seeds)
+        assert labels.count(Label.OVERFITTING) / len(labels) >= 0.95
 
 
 def test_the_old_families_are_untouched_by_the_new_rules() -> None:

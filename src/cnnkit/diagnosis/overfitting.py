@@ -96,7 +96,7 @@ def _val_loss_held_up(c: Curves) -> Finding | None:
     # verdict `inconclusive` when the run would otherwise be called healthy.
     return Finding("val-loss-borderline", None, Severity.INFO,
                    f"cannot tell overfitting from noise yet: {where}; {pooled}, short of the "
-                   f"{POOL_Z:.0f} that overfitting needs; {more}.", ev,
+                   f"{POOL_Z:g} that overfitting needs; {more}.", ev,
                    borderline_remedies(need, c.trained))
 
 

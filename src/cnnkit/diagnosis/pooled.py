@@ -3,9 +3,13 @@
 An end-point rule compares the last few epochs with the minimum, so a rise of 2-4 noise units on a
 noisy validation set is lost in the noise of those few epochs. :func:`held_rise` pools instead:
 it compares the *mean* of every epoch after the lowest window (of ``POOL_REF_FRACTION`` of the
-run) with the *mean* of that window, the last ``POOL_TAIL_FRACTION`` of the run holding the rise, and measures the difference in standard errors of that
-difference, so that evidence adds up over the tail's epochs (the standard error shrinks as
-1/sqrt(epochs)). Two corrections keep noise from passing for a rise:
+run) with the *mean* of that window, the last ``POOL_TAIL_FRACTION`` of the run holding the rise,
+and measures the difference in standard errors of that difference, so that evidence adds up over
+the tail's epochs (the standard error shrinks as 1/sqrt(epochs)). The window is the minimum the
+held rise is measured from, so its middle epoch must lie before that last ``POOL_TAIL_FRACTION``:
+a "minimum" inside the window that is to hold the rise would make a short tail (a few epochs,
+whose noise is estimated from a few more) and one more place to look for a low window. Two
+corrections keep noise from passing for a rise:
 
 * **Autocorrelation.** A validation set is the same images every epoch, so its noise is
   correlated from epoch to epoch and a mean of k epochs is worth fewer than k. The lag-1
@@ -107,9 +111,9 @@ def held_rise(x: FloatArray) -> HeldRise | None:
         return None
     m = int(min(max(round(n * POOL_REF_FRACTION), 3), 8))
     last = max(3, math.ceil(POOL_TAIL_FRACTION * n))
-    # Candidate reference windows end at least 3 epochs before the end; the tail is every epoch
-    # after the chosen one, and its last POOL_TAIL_FRACTION must hold the rise.
-    means = np.convolve(x[: n - 3], np.ones(m) / m, mode="valid")
+    # Candidate reference windows have their middle epoch before the last POOL_TAIL_FRACTION of
+    # the run, which must hold the rise; the tail is every epoch after the chosen window.
+    means = np.convolve(x[: n - last - m // 2 + m - 1], np.ones(m) / m, mode="valid")
     if means.size == 0:
         return None
     j = int(np.argmin(means))
