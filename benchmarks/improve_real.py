@@ -61,10 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                      num_classes=len(classes), seed=args.seed, stop_when_healthy=False, on_round=show)
     minutes = (time.perf_counter() - t0) / 60
     best = result.best
-    torch.manual_seed(args.seed)
-    model = best.builder.build()  # retrain the best configuration to evaluate it on the test split
-    best.trainer.replace(seed=args.seed, progress=False).fit(model, train, val)
-    test_acc = best.trainer.evaluate(model, test)["accuracy"]
+    assert best.model is not None
+    test_acc = best.trainer.evaluate(best.model, test)["accuracy"]
     print(result.to_text())
     print(f"best round {best.round}: val score {100 * best.score:.1f}%, held-out test {100 * test_acc:.1f}%, "
           f"loop {minutes:.1f} min")

@@ -145,6 +145,7 @@ def test_improve_escalates_and_accumulates_what_helps(data, trainer, monkeypatch
     assert r2.builder.defaults["batch_norm"] is True and r2.trainer.augment is not None
     assert (r2.trainer.optimizer, r2.trainer.scheduler, r2.trainer.label_smoothing) == ("adamw", "onecycle", 0.1)
     assert result.stopped == "healthy" and result.best is r2
+    assert all(isinstance(r.model, torch.nn.Module) for r in result.rounds)
     assert "round 1: overfitting" in str(result) and "Regularize" in str(result)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from cnnkit.builder import ModelBuilder
 from cnnkit.diagnosis import Change, Diagnosis, Label, Remedy, diagnose
@@ -89,6 +90,8 @@ class ImproveRound:
             final model is worth, steadier than one epoch's figure).
         kept: whether this round became the best configuration; a round that scored no better
             is dropped, and the next step starts from the best one again.
+        model: the model this round trained (its final weights), so the best one can be used
+            or evaluated without training it again.
     """
 
     round: int
@@ -100,6 +103,7 @@ class ImproveRound:
     seconds: float
     score: float = float("nan")
     kept: bool = True
+    model: nn.Module | None = None
 
 
 @dataclass
@@ -225,7 +229,7 @@ def improve(
         score = _score(history)
         kept = best is None or score > best.score
         step = ImproveRound(i, builder, trainer, history, diagnosis, applied,
-                            time.perf_counter() - t0, score, kept)
+                            time.perf_counter() - t0, score, kept, model)
         result.append(step)
         if kept:
             best = step
