@@ -52,6 +52,7 @@ VARIANTS: dict[str, Variant] = {
         b, t.replace(augment=augment.Compose([augment.default(), augment.MixupOrCutMix(num_classes=c)]))
     ),
     "double_epochs": lambda b, t, c: (b, t.replace(max_epochs=2 * t.max_epochs)),
+    "fp32": lambda b, t, c: (b, t.replace(precision="32", channels_last=False)),
 }
 
 
@@ -133,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--out", type=Path, default=Path("runs/recipe_ablation"))
     p.add_argument("--report", action="store_true", help="print the table of --out's runs; train nothing")
+    p.add_argument("--plot", type=Path, default=None,
+                   help="also draw the learning curves of --sets' first set, seed --first-seed, every "
+                        "--variants run found in --out, to this PNG")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.threads:
@@ -155,6 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = _rows(args.out)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, images {args.size}x{args.size}")
     print(table(rows))
+    if args.plot is not None:
+        from cnnkit import History
+        from cnnkit.plotting import plot_history
+
+        name, seed = args.sets[0], args.first_seed
+        runs = {v: args.out / f"{name}-{v}-seed{seed}.json" for v in args.variants}
+        curves = {v: History.from_json(path) for v, path in runs.items() if path.exists()}
+        plot_history(curves, args.plot, title=f"{name}, {args.size}x{args.size}, seed {seed}")
+        print(f"wrote {args.plot}")
     return 0
 
 
