@@ -52,7 +52,7 @@ WIDTHS = (32, 64, 128, 256, 256)
 def num_blocks(input_size: int | Sequence[int]) -> int:
     """Conv blocks for an image size: each halves the map, down to about 4-7 pixels (2 to 5 blocks).
 
-    Example:
+    Examples:
         >>> [num_blocks(s) for s in (32, 64, 96, 128, 224)]
         [3, 4, 4, 5, 5]
     """
@@ -93,7 +93,7 @@ def recommended(
         ValueError: ``num_classes < 2``, a non-positive ``num_train`` or ``in_channels``, or
             images smaller than 16 pixels.
 
-    Example:
+    Examples:
         >>> builder, trainer = recommended(num_classes=2, input_size=96, num_train=1400)
         >>> [layer["out_channels"] for layer in builder.layers]
         [32, 64, 128, 256]
