@@ -10,9 +10,10 @@ six-class scene photos) over several seeds; the table, the spreads and the comma
   32, 64, 128, 256 (doubling, capped at 256), as many blocks as halve the image to about 4-7
   pixels, then global average pooling (the head does not grow with the image, so the model
   cannot memorize through a huge linear layer as the case study's flatten head does).
-- **Regularization**: batch norm everywhere, channel dropout (``Dropout2d``) 0.1 in the conv
-  blocks, :func:`cnnkit.augment.default` (flips, affine, colour, erasing), label smoothing 0.1,
-  AdamW's decoupled weight decay 0.05.
+- **Regularization**: batch norm everywhere, :func:`cnnkit.augment.default` (flips, affine,
+  colour, erasing), label smoothing 0.1, AdamW's decoupled weight decay 0.05, and no dropout:
+  the first draft had channel dropout 0.1 in every conv block, and removing it raised held-out
+  accuracy on both real sets (the model was under-fitting, not over-fitting).
 - **Optimization**: AdamW at peak rate 2e-3 with a one-cycle schedule (warm-up then cosine
   annealing to nearly 0, so the run ends converged rather than noisy), batch 64 (32 below 1024
   images, so an epoch still has 16+ steps), and enough epochs for about :data:`TARGET_STEPS`
@@ -107,8 +108,8 @@ def recommended(
         num_classes,
         input_size,
         batch_norm=True,  # every block: faster, steadier training; its noise regularizes too
-        dropout=0.1,  # channel dropout in every conv block: mild, batch norm does the rest
-        dropout_kind="channel",
+        dropout=0.0,  # none: with batch norm, augmentation and decay, dropout 0.1 under-fitted
+        dropout_kind="channel",  # what a remedy that adds dropout gets (Dropout2d)
         head="avg",  # global average pooling: a 256-weight-per-class head, not a huge flatten
     )
     for width in WIDTHS[:blocks]:
