@@ -17,7 +17,8 @@ fi
 # The reference pages must really hold the API (an empty mkdocstrings page builds without warning).
 for page_name in reference/augment:RandomFlip reference/data:load_image_csv \
         reference/training:Trainer reference/diagnosis:diagnose_file reference/layers:ConvBlock \
-        reference/builder:ModelBuilder reference/study:improve diagnosis:OVERFIT_RISE_SIGMAS; do
+        reference/builder:ModelBuilder reference/study:improve reference/recipes:recommended \
+        diagnosis:OVERFIT_RISE_SIGMAS; do
     page=${page_name%%:*} name=${page_name#*:}
     grep -q "$name" "$site/$page/index.html" || { echo "[test] docs: $page lacks $name"; exit 1; }
 done
