@@ -7,6 +7,7 @@ Example:
 
 from cnnkit.history import History
 
+from .allocator import tune_cpu_allocator
 from .callbacks import (
     Callback,
     CSVLogger,
@@ -35,4 +36,5 @@ __all__ = [
     "load_checkpoint",
     "save_checkpoint",
     "seed_everything",
+    "tune_cpu_allocator",
 ]
