@@ -39,10 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--default-malloc", action="store_true", help="leave glibc's malloc thresholds alone")
     p.add_argument("--out", type=Path, default=Path("runs/improve_real"))
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not args.default_malloc:
+        tune_cpu_allocator()  # 1.6x faster CPU epochs, the same results (docs/benchmarks.md)
     x, y, classes = load(args.set, args.size)
     data = splits(x, y, args.seed)
     train, val, test = data["train"], data["val"], data["test"]
