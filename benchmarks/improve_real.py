@@ -28,7 +28,7 @@ from recipe_ablation import SETS, load, splits
 
 from cnnkit import case_study
 from cnnkit.study import ImproveRound, improve
-from cnnkit.training import Trainer
+from cnnkit.training import Trainer, tune_cpu_allocator
 
 
 def main(argv: list[str] | None = None) -> int:
