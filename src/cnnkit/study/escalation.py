@@ -82,7 +82,7 @@ def _map_side(builder: ModelBuilder) -> int:
     return min(feature_shapes[-1][1:])
 
 
-def _augment_strength(trainer: Trainer) -> float | None:
+def augment_strength(trainer: Trainer) -> float | None:
     """0 for no augmentation, the strength of an ``augment.default`` pipeline, else ``None``."""
     if trainer.augment is None:
         return 0.0
@@ -97,7 +97,7 @@ def _regularize(builder: ModelBuilder, trainer: Trainer) -> Step | None:
     if not builder.defaults["batch_norm"]:
         parts["builder"] = {"batch_norm": True}
         words.append("batch norm after every conv")
-    if _augment_strength(trainer) == 0.0:
+    if augment_strength(trainer) == 0.0:
         parts["augment"] = "default"
         words.append("augment.default()")
     if not parts:
@@ -106,7 +106,7 @@ def _regularize(builder: ModelBuilder, trainer: Trainer) -> Step | None:
 
 
 def _stronger_augment(trainer: Trainer) -> Step | None:
-    strength = _augment_strength(trainer)
+    strength = augment_strength(trainer)
     if not strength or strength >= 3.0:
         return None  # none (that is _regularize's), already the strongest, or not a default()
     new = min(3.0, round(strength * STRONGER_AUGMENT, 2))

@@ -16,7 +16,7 @@ from torch import nn
 
 from cnnkit.builder import ModelBuilder
 from cnnkit.diagnosis import Change, Diagnosis, Label, Remedy, diagnose
-from cnnkit.study.escalation import Step, add_blocks, escalation_steps
+from cnnkit.study.escalation import Step, add_blocks, augment_strength, escalation_steps
 from cnnkit.study.variants import resolve_augment
 from cnnkit.training import History, Trainer, callback_from_dict
 
@@ -305,12 +305,7 @@ def _conv_cost(builder: ModelBuilder) -> float:
 def _config_key(builder: ModelBuilder, trainer: Trainer) -> str:
     settings = {k: v for k, v in vars(trainer).items() if k not in ("callbacks", "augment", "progress")}
     callbacks = [type(c).__name__ for c in trainer.callbacks]
-    return repr((builder, sorted(settings.items(), key=lambda kv: kv[0]), callbacks,
-                 _augment_key(trainer.augment)))
-
-
-def _augment_key(augment: Any) -> Any:
-    if augment is None:
-        return None
-    strength = getattr(augment, "strength", None)
-    return ("default", strength) if strength is not None else type(augment).__name__
+    # the augmentation by its default() strength (0 for none), else by its type
+    strength = augment_strength(trainer)
+    augment = strength if strength is not None else type(trainer.augment).__name__
+    return repr((builder, sorted(settings.items(), key=lambda kv: kv[0]), callbacks, augment))
